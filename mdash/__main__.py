@@ -1,0 +1,7 @@
+"""``python -m mdash``."""
+
+import sys
+
+from mdash.cli import main
+
+sys.exit(main())
