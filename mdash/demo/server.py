@@ -394,7 +394,7 @@ async def serve(server: DemoServer, port: int, traffic_rps: float, seed: int) ->
     site = web.TCPSite(runner, "127.0.0.1", port, backlog=1024)
     await site.start()
     actual = runner.addresses[0][1]
-    print(f"READY {server.version} {actual} {os.getpid()}", flush=True)
+    os.write(1, f"READY {server.version} {actual} {os.getpid()}\n".encode())  # one write: no interleaving
     tasks = [asyncio.create_task(traffic(actual, traffic_rps, seed, stop))] if traffic_rps > 0 else []
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)
