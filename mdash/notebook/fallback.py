@@ -1,0 +1,89 @@
+"""The no-widget view: static ``go.Figure``s redrawn in place through ``display(..., display_id=True)`` handles.
+
+Used where a FigureWidget cannot render (anywidget or ipywidgets missing, nbconvert, frontends without the widget
+manager). It keeps the live refresh, only the controls are gone: use the NotebookDashboard's methods instead.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+import plotly.graph_objects as go
+from IPython.display import HTML, display
+
+from mdash.notebook.figures import new_figure, update_figure
+from mdash.notebook.loop import Refresher
+from mdash.panels import GROUPS, Snapshot
+
+
+def widgets_available() -> bool:
+    """True when FigureWidget can render here: ipywidgets and anywidget import and a kernel is running."""
+    try:
+        import anywidget  # noqa: F401
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+class StaticDashboard:
+    """One static figure per panel of ``model``, each under its own display handle, refreshed live."""
+
+    def __init__(self, dashboard: Any, *, model: str | None = None, interval: float | None = None) -> None:
+        self.dashboard = dashboard
+        models = list(dict.fromkeys(s.model for s in dashboard.specs))
+        self.model = model or (models[0] if models else "")
+        self.specs = [s for s in dashboard.specs if s.model == self.model]
+        self.figures: dict[str, go.Figure] = {s.key: new_figure(s) for s in self.specs}
+        self.handles: dict[str, Any] = {}
+        self.refresher = Refresher(
+            lambda: dashboard.snapshot(models=[self.model] if self.model else None),
+            self.draw,
+            interval=float(interval or dashboard.config.interval),
+            on_error=lambda exc: self._header(f"refresh failed: {exc!r}"),
+        )
+
+    def show(self) -> None:
+        """Display the header and every figure, grouped by tab name, keeping a handle to each."""
+        self.handles["header"] = display(HTML(self._header_html("waiting for the first refresh…")), display_id=True)
+        for group in GROUPS:
+            keys = [s.key for s in self.specs if s.group == group]
+            if keys:
+                display(HTML(f"<h3>{group.capitalize()}</h3>"))
+            for key in keys:
+                self.handles[key] = display(self.figures[key], display_id=True)
+
+    def draw(self, snap: Snapshot) -> None:
+        """Redraw each figure from ``snap`` and push it through its display handle."""
+        end = snap.taken_at
+        for result in snap.panels:
+            fig = self.figures.get(result.spec.key)
+            if fig is None:
+                continue
+            update_figure(fig, result, start=end - self.dashboard.range_seconds, end=end)
+            handle = self.handles.get(result.spec.key)
+            if handle is not None:
+                handle.update(fig)
+        stamp = time.strftime("%H:%M:%S", time.localtime(snap.taken_at))
+        self._header(f"updated {stamp} · source {snap.source}" + (" · demo data" if snap.demo else ""))
+
+    def _header_html(self, text: str) -> str:
+        return f"<b>mdash · {html.escape(self.model)}</b> (static view) · {html.escape(text)}"
+
+    def _header(self, text: str) -> None:
+        handle = self.handles.get("header")
+        if handle is not None:
+            handle.update(HTML(self._header_html(text)))
+
+    def start(self) -> None:
+        self.refresher.start()
+
+    def stop(self) -> None:
+        self.refresher.stop()
+
+    def close(self) -> None:
+        self.refresher.close()
