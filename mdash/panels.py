@@ -87,6 +87,7 @@ class PanelResult:
     error: str = ""
     anomaly: bool = False
     anomaly_reason: str = ""
+    warnings: list[str] = field(default_factory=list)  # the source's warnings about the query, verbatim
 
     @property
     def series(self) -> list[tuple[str, list[tuple[float, float | None]]]]:
@@ -128,6 +129,7 @@ class Snapshot:
     endpoints: list[Any] = field(default_factory=list)  # endpoint probe results (sources.endpoint)
     errors: list[str] = field(default_factory=list)  # source-level errors (e.g. Prometheus unreachable)
     demo: bool = False
+    reachable: bool = True  # False when no data source answered at all (the CLI's exit code 3)
 
     def group(self, group: Group, model: str | None = None) -> list[PanelResult]:
         return [p for p in self.panels if p.spec.group == group and (model is None or p.spec.model == model)]
@@ -138,6 +140,12 @@ class Snapshot:
 
     def by_key(self) -> dict[str, PanelResult]:
         return {p.spec.key: p for p in self.panels}
+
+    def to_html(self, path: str) -> Any:
+        """Write a self-contained static HTML report (plotly is imported only now, never by the core)."""
+        from mdash.notebook.report import write_html
+
+        return write_html(self, path)
 
 
 def panel_keys(specs: Sequence[PanelSpec]) -> list[str]:

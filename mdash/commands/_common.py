@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def add_source_args(parser: argparse.ArgumentParser) -> None:
@@ -27,3 +29,24 @@ def load_config_from_args(args: argparse.Namespace):
         preset=getattr(args, "preset", None),
         model=getattr(args, "model", None),
     )
+
+
+@contextmanager
+def dashboard_from_args(args: argparse.Namespace, *, demo_wait: float = 15.0) -> Iterator:
+    """A Dashboard for the flags; with nothing configured, one over the embedded demo stack (stopped on exit)."""
+    from mdash.dashboard import Dashboard
+
+    config = load_config_from_args(args)
+    stack = None
+    try:
+        if config.is_empty:
+            from mdash.demo.stack import DemoStack
+
+            stack = DemoStack().start()
+            stack.wait_for_data(demo_wait)
+            config = stack.config()
+        with Dashboard(config) as dash:
+            yield dash
+    finally:
+        if stack is not None:
+            stack.stop()

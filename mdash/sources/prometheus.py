@@ -1,0 +1,214 @@
+"""Instant and range queries against a Prometheus-compatible HTTP API, answered as pandas frames.
+
+Requests go through prometheus-api-client with retries off (a refused connection fails in milliseconds, not the
+library's ~6 s of back-off) and a per-query timeout, sent both to the HTTP client and as Prometheus' own
+``timeout`` parameter. Prometheus' error text is kept verbatim; warnings ride along in ``frame.attrs["warnings"]``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import requests
+from prometheus_api_client import PrometheusConnect
+from prometheus_api_client.exceptions import PrometheusApiClientException
+from urllib3.util.retry import Retry
+
+from mdash.config import PrometheusConfig
+from mdash.errors import QueryError, SourceError
+from mdash.panels import Alert
+
+MAX_POINTS = 11_000  # Prometheus refuses range queries that would return more points per series
+_LEGEND = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
+
+
+def step_for(range_seconds: float, points: int) -> float:
+    """The query step that yields ``points`` samples over the range, never more than Prometheus' 11,000."""
+    points = max(2, min(int(points), MAX_POINTS))
+    return max(range_seconds / (points - 1), 0.001)
+
+
+def legend_for(labels: dict[str, str], template: str, fallback: str) -> str:
+    """A series name from a ``{{label}}`` template, or Prometheus' own ``name{k="v"}`` form without one."""
+    if template:
+        return _LEGEND.sub(lambda m: labels.get(m.group(1), ""), template)
+    name = labels.get("__name__", "")
+    rest = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
+    if not name and not rest:
+        return fallback
+    return f"{name}{{{rest}}}" if rest else name
+
+
+def to_frame(data: dict, template: str = "", fallback: str = "value") -> pd.DataFrame:
+    """A Prometheus ``data`` object (matrix, vector or scalar) as a frame: UTC DatetimeIndex, one float column a series."""
+    kind, result = data.get("resultType"), data.get("result")
+    if kind in ("scalar", "string"):
+        result = [{"metric": {}, "value": result}]
+    columns: dict[str, pd.Series] = {}
+    for item in result or []:
+        pairs = item.get("values") or ([item["value"]] if "value" in item else [])
+        name = legend_for(item.get("metric", {}), template, fallback)
+        base, n = name, 2
+        while name in columns:
+            name, n = f"{base} #{n}", n + 1
+        ms = np.fromiter((round(float(p[0]) * 1000) for p in pairs), dtype=np.int64, count=len(pairs))
+        vals = np.fromiter((_float(p[1]) for p in pairs), dtype=float, count=len(pairs))
+        columns[name] = pd.Series(vals, index=pd.to_datetime(ms, unit="ms", utc=True))
+    if not columns:
+        return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC"), dtype=float)
+    if len(columns) == 1:
+        return pd.DataFrame(columns)
+    return pd.concat(columns, axis=1).sort_index()
+
+
+def _float(text: object) -> float:
+    try:
+        return float(text)  # "NaN", "+Inf", "-Inf" parse as Python floats
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _connection_reason(err: Exception) -> str:
+    text = str(err)
+    m = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    return m.group(1).strip() if m else text
+
+
+class PrometheusSource:
+    """One Prometheus-compatible server (Prometheus, Thanos, Mimir, VictoriaMetrics): queries, alerts, build info."""
+
+    def __init__(self, config: PrometheusConfig) -> None:
+        self.config = config
+        self.url = config.url
+        self._local = threading.local()
+        session = requests.Session()
+        session.verify = config.ca_file or config.verify
+        session.hooks["response"].append(self._remember)
+        self._session = session
+        self._client = PrometheusConnect(
+            url=config.url,
+            headers=config.auth_headers(),
+            auth=config.basic_auth(),
+            retry=Retry(total=0, read=False, redirect=0, status=0, raise_on_status=False),  # fail fast, never retry
+            session=session,
+            timeout=config.timeout,
+        )
+
+    def _remember(self, response: requests.Response, *args: object, **kwargs: object) -> None:
+        self._local.response = response
+
+    def _call(self, what: str, fn, *args: object, **kwargs: object) -> dict:
+        """Run one client call and return Prometheus' ``data``; raise SourceError (unreachable) or QueryError."""
+        self._local.response = None
+        try:
+            fn(*args, **kwargs)
+        except requests.exceptions.SSLError as err:
+            raise SourceError(
+                f"TLS error talking to {self.url}: {_connection_reason(err)} (set [prometheus] ca_file, or verify = false)"
+            ) from None
+        except requests.exceptions.ConnectTimeout:
+            raise SourceError(f"cannot reach Prometheus at {self.url}: connect timed out after {self.config.timeout:g} s") from None
+        except requests.exceptions.ConnectionError as err:
+            raise SourceError(f"cannot reach Prometheus at {self.url}: {_connection_reason(err)}") from None
+        except requests.exceptions.Timeout:
+            raise QueryError(f"{what}: no answer from {self.url} within {self.config.timeout:g} s") from None
+        except (PrometheusApiClientException, ValueError, KeyError, TypeError):
+            pass  # the body is judged below, from the response itself
+        return self._judge(what, self._local.response)
+
+    def _judge(self, what: str, response: requests.Response | None) -> dict:
+        if response is None:
+            raise QueryError(f"{what}: no response from {self.url}")
+        try:
+            body = response.json()
+        except ValueError:
+            snippet = " ".join(response.text.split())[:200]
+            raise QueryError(f"{what}: HTTP {response.status_code}, not a Prometheus API answer: {snippet!r}") from None
+        if not isinstance(body, dict) or body.get("status") != "success":
+            err = body.get("error", "") if isinstance(body, dict) else ""
+            kind = body.get("errorType", "") if isinstance(body, dict) else ""
+            text = f"{kind}: {err}" if kind else (err or json.dumps(body)[:200])
+            raise QueryError(f"HTTP {response.status_code} {text}")
+        data = body.get("data")
+        warnings = body.get("warnings") or []
+        return {"data": data, "warnings": [str(w) for w in warnings]}
+
+    def _params(self) -> dict:
+        return {"timeout": f"{self.config.timeout:g}s"}
+
+    def instant(self, promql: str, at: float | None = None, legend: str = "") -> pd.DataFrame:
+        """The value of ``promql`` at ``at`` (default: now) as a one-row frame per series."""
+        params = self._params()
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        got = self._call(promql, self._client.custom_query, promql, params=params)
+        return self._frame(got, legend, promql)
+
+    def range(self, promql: str, start: float, end: float, step: float, legend: str = "") -> pd.DataFrame:
+        """``promql`` evaluated every ``step`` seconds from ``start`` to ``end`` (unix seconds)."""
+        got = self._call(
+            promql,
+            self._client.custom_query_range,
+            promql,
+            start_time=datetime.fromtimestamp(start, UTC),
+            end_time=datetime.fromtimestamp(end, UTC),
+            step=f"{step:.3f}",
+            params=self._params(),
+        )
+        return self._frame(got, legend, promql)
+
+    def _frame(self, got: dict, legend: str, promql: str) -> pd.DataFrame:
+        data = got["data"]
+        if not isinstance(data, dict) or "result" not in data:
+            raise QueryError(f"{promql}: the answer has no data.result: {json.dumps(data)[:200]}")
+        frame = to_frame(data, legend, fallback=promql)
+        frame.attrs["warnings"] = got["warnings"]
+        return frame
+
+    def _get(self, path: str, what: str) -> dict:
+        """GET one API path through the client's session (same headers, auth, TLS and timeout)."""
+        return self._call(
+            what,
+            self._session.get,
+            f"{self.url}{path}",
+            headers=self._client.headers,
+            auth=self._client.auth,
+            timeout=self.config.timeout,
+        )["data"]
+
+    def alerts(self) -> list[Alert]:
+        """Firing and pending alerts from /api/v1/alerts (Prometheus' rule evaluation, or Mimir's ruler)."""
+        data = self._get("/api/v1/alerts", "alerts")
+        out = []
+        for a in (data or {}).get("alerts", []):
+            labels = a.get("labels", {})
+            out.append(
+                Alert(
+                    name=labels.get("alertname", "?"),
+                    state=a.get("state", ""),
+                    labels=labels,
+                    annotations=a.get("annotations", {}),
+                    active_at=a.get("activeAt", ""),
+                    value=str(a.get("value", "")),
+                )
+            )
+        return out
+
+    def buildinfo(self) -> dict:
+        """Server version and revision from /api/v1/status/buildinfo."""
+        return self._get("/api/v1/status/buildinfo", "buildinfo") or {}
+
+    def metric_names(self, selector: str) -> list[str]:
+        """Names of the metrics matching a selector like ``{job="iris"}`` (for preset detection)."""
+        selector = selector or '{__name__=~".+"}'
+        frame = self.instant(f"count by (__name__) ({selector})", legend="{{__name__}}")
+        return list(frame.columns)
+
+    def close(self) -> None:
+        self._client.close()
