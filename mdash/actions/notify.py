@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from mdash.actions.audit import AuditLog
 from mdash.actions.settings import NotifyRule, Target
 from mdash.actions.webhook import Outcome, deliver, make_event
-from mdash.errors import ConfigError
+from mdash.errors import ConfigError, MdashError
 
 if TYPE_CHECKING:
     from mdash.panels import PanelResult, Snapshot
@@ -133,7 +133,10 @@ class Notifier:
         )
 
         def send() -> Outcome:
-            result = deliver(target, event, audit=self.audit, **self._deliver_kw)
+            try:
+                result = deliver(target, event, audit=self.audit, **self._deliver_kw)
+            except MdashError as err:  # e.g. a secret env var missing: audited, never raised into the refresh
+                result = Outcome(False, None, 0, event["event_id"], str(err))
             self.audit.record(
                 "alert_result",
                 event_id=event["event_id"],
