@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import math
+import os
 import threading
 import time
 from array import array
@@ -180,8 +181,8 @@ class Engine:
         except TimeoutError:
             return TIMEOUT, b"", "timeout"
         except aiohttp.ClientConnectorError as err:
-            reason = err.os_error.strerror if err.os_error and err.os_error.strerror else str(err)
-            return CONNECT_FAILED, b"", (reason or "connection failed").lower()
+            code = getattr(err.os_error, "errno", None)
+            return CONNECT_FAILED, b"", (os.strerror(code) if code else "connection failed").lower()
         except aiohttp.ClientError as err:
             return CLIENT_ERROR, b"", type(err).__name__
 
@@ -304,8 +305,10 @@ def aiohttp_timeout(seconds: float):
 def blocking(make: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine to completion; in a worker thread when this thread already runs a loop (Jupyter)."""
     try:
-        asyncio.get_running_loop()
+        running = asyncio.get_running_loop()
     except RuntimeError:
+        running = None
+    if running is None:
         return asyncio.run(make())
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(lambda: asyncio.run(make())).result()
