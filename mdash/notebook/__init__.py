@@ -6,6 +6,7 @@ Prometheus) and stops it when the dashboard is closed or the kernel exits.
 
 from __future__ import annotations
 
+import os
 import weakref
 from typing import Any
 
@@ -62,14 +63,19 @@ class NotebookDashboard:
 
     @property
     def models(self) -> list[str]:
-        return list(dict.fromkeys(s.model for s in self.dashboard.specs))
+        return [m for m in dict.fromkeys(s.model for s in self.dashboard.specs) if m]
 
-    def show(self, model: str | None = None, *, mode: str = "auto", interval: float | None = None) -> Any:
-        """Display the live dashboard and start refreshing; mode "widget", "static" (no-widget fallback) or "auto"."""
+    def show(self, model: str | None = None, *, mode: str | None = None, interval: float | None = None) -> Any:
+        """Display the live dashboard and start refreshing.
+
+        ``mode``: "widget", "static" (figures redrawn through display handles, for frontends without widgets) or
+        "auto" (the default, or ``$MDASH_NOTEBOOK_VIEW``): widgets when anywidget and a kernel are there.
+        """
         from IPython.display import display
 
         from mdash.notebook.fallback import widgets_available
 
+        mode = mode or os.environ.get("MDASH_NOTEBOOK_VIEW") or "auto"
         if mode not in ("auto", "widget", "static"):
             from mdash.errors import ConfigError
 

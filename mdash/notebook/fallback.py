@@ -7,11 +7,14 @@ manager). It keeps the live refresh, only the controls are gone: use the Noteboo
 from __future__ import annotations
 
 import html
+import json
 import time
 from typing import Any
 
 import plotly.graph_objects as go
+import plotly.io as pio
 from IPython.display import HTML, display
+from plotly.offline import get_plotlyjs
 
 from mdash.notebook.figures import new_figure, update_figure
 from mdash.notebook.loop import Refresher
@@ -30,14 +33,26 @@ def widgets_available() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
+def mime_bundle(fig: go.Figure) -> dict[str, Any]:
+    """The figure as Plotly's JSON mimetype (JupyterLab, VS Code) plus HTML (nbconvert, classic) output.
+
+    Passed with ``raw=True`` because ``display(fig, display_id=...)`` would go through plotly's own
+    ``_ipython_display_``, which drops the display id, so the output could never be updated in place.
+    """
+    return {
+        "application/vnd.plotly.v1+json": {**json.loads(fig.to_json()), "config": {"displaylogo": False}},
+        "text/html": pio.to_html(fig, full_html=False, include_plotlyjs=False),
+    }
+
+
 class StaticDashboard:
     """One static figure per panel of ``model``, each under its own display handle, refreshed live."""
 
     def __init__(self, dashboard: Any, *, model: str | None = None, interval: float | None = None) -> None:
         self.dashboard = dashboard
-        models = list(dict.fromkeys(s.model for s in dashboard.specs))
+        models = [m for m in dict.fromkeys(s.model for s in dashboard.specs) if m]
         self.model = model or (models[0] if models else "")
-        self.specs = [s for s in dashboard.specs if s.model == self.model]
+        self.specs = [s for s in dashboard.specs if s.model in (self.model, "")]
         self.figures: dict[str, go.Figure] = {s.key: new_figure(s) for s in self.specs}
         self.handles: dict[str, Any] = {}
         self.refresher = Refresher(
@@ -48,14 +63,15 @@ class StaticDashboard:
         )
 
     def show(self) -> None:
-        """Display the header and every figure, grouped by tab name, keeping a handle to each."""
+        """Display plotly.js once, the header and every figure by group, keeping a display handle to each."""
+        display(HTML(f"<script type='text/javascript'>{get_plotlyjs()}</script>"))  # once, so HTML draws offline
         self.handles["header"] = display(HTML(self._header_html("waiting for the first refresh…")), display_id=True)
         for group in GROUPS:
             keys = [s.key for s in self.specs if s.group == group]
             if keys:
                 display(HTML(f"<h3>{group.capitalize()}</h3>"))
             for key in keys:
-                self.handles[key] = display(self.figures[key], display_id=True)
+                self.handles[key] = display(mime_bundle(self.figures[key]), raw=True, display_id=True)
 
     def draw(self, snap: Snapshot) -> None:
         """Redraw each figure from ``snap`` and push it through its display handle."""
@@ -67,7 +83,7 @@ class StaticDashboard:
             update_figure(fig, result, start=end - self.dashboard.range_seconds, end=end)
             handle = self.handles.get(result.spec.key)
             if handle is not None:
-                handle.update(fig)
+                handle.update(mime_bundle(fig), raw=True)
         stamp = time.strftime("%H:%M:%S", time.localtime(snap.taken_at))
         self._header(f"updated {stamp} · source {snap.source}" + (" · demo data" if snap.demo else ""))
 

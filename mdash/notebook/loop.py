@@ -34,7 +34,8 @@ class Refresher:
         self.on_error = on_error
         self.clock = clock
         self.paused = False
-        self.ticks = 0
+        self.ticks = 0  # snapshots drawn
+        self.cycles = 0  # loop iterations, drawn or not (paused)
         self.last: Snapshot | None = None
         self.last_fetch_s: float | None = None
         self._task: asyncio.Task | None = None
@@ -84,6 +85,7 @@ class Refresher:
 
     async def _run(self) -> None:
         while True:
+            self.cycles += 1
             if not self.paused:
                 try:
                     await self.tick()

@@ -33,7 +33,7 @@ class DashboardWidget(widgets.VBox):
     def __init__(self, dashboard: Any, *, model: str | None = None, interval: float | None = None) -> None:
         self.dashboard = dashboard
         self.specs: list[PanelSpec] = list(dashboard.specs)
-        models = list(dict.fromkeys(s.model for s in self.specs)) or [""]
+        models = list(dict.fromkeys(s.model for s in self.specs if s.model)) or [""]
         interval = float(interval or dashboard.config.interval)
         self.model_box = widgets.Dropdown(description="model", options=models, value=model or models[0])
         self.range_box = widgets.Dropdown(description="range", options=_choices(RANGES, dashboard.range_seconds))
@@ -75,7 +75,7 @@ class DashboardWidget(widgets.VBox):
         for group in GROUPS:
             figs = []
             for spec in self.specs:
-                if spec.group == group and spec.model == self.model:
+                if spec.group == group and spec.model in (self.model, ""):
                     if spec.key not in self.figures:
                         self.figures[spec.key] = new_figure(spec, widget=True)
                     figs.append(self.figures[spec.key])
@@ -96,7 +96,7 @@ class DashboardWidget(widgets.VBox):
         start = end - self.dashboard.range_seconds
         for result in snap.panels:
             fig = self.figures.get(result.spec.key)
-            if fig is not None and result.spec.model == self.model:
+            if fig is not None and result.spec.model in (self.model, ""):
                 update_figure(fig, result, start=start, end=end)
         self.status.value = self._status_html(snap)
 
@@ -113,7 +113,7 @@ class DashboardWidget(widgets.VBox):
         parts.append(f"source {html.escape(snap.source)}")
         if snap.demo:
             parts.append("<span style='background:#fff3cd;padding:0 4px'>demo data</span>")
-        states = [p.state for p in snap.panels if p.spec.model == self.model]
+        states = [p.state for p in snap.panels if p.spec.model in (self.model, "")]
         bad = {s: states.count(s) for s in ("crit", "warn", "error", "stale") if s in states}
         if bad:
             parts.append(", ".join(f"{n} {s}" for s, n in bad.items()))

@@ -1,0 +1,182 @@
+"""The live notebook views (FigureWidget dashboard and static fallback) against the real demo and a real Prometheus."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gc
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+from conftest import needs_prometheus
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+
+from mdash.dashboard import Dashboard
+from mdash.demo.stack import DemoStack
+from mdash.notebook import NotebookDashboard
+from mdash.notebook.fallback import StaticDashboard, widgets_available
+from mdash.notebook.widget import DashboardWidget
+from mdash.panels import PanelSpec, Query
+
+pytestmark = needs_prometheus
+
+UP = PanelSpec("scraped", "resources", (Query('up{job="iris-stable"}', "up"),), unit="", crit=0.5,
+               better="higher", model="iris-stable")
+BROKEN = PanelSpec("broken query", "exceptions", (Query("sum(rate(", "x"),), model="iris-stable")
+CANARY_UP = PanelSpec("scraped", "resources", (Query('up{job="iris-canary"}', "up"),), model="iris-canary")
+PLOTLY = "application/vnd.plotly.v1+json"
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with DemoStack(prometheus=True, traffic_rps=5) as demo:
+        assert demo.wait_for_data(timeout=30), "the demo never produced latency data"
+        yield demo
+
+
+@pytest.fixture
+def dashboard(stack):
+    config = stack.config()
+    config.panels = [UP, BROKEN, CANARY_UP]
+    with Dashboard(config) as dash:
+        yield dash
+
+
+def typed(array: dict | list) -> np.ndarray:
+    """A plotly JSON array: plain list, or plotly 7's base64 typed array {"dtype", "bdata"}."""
+    if isinstance(array, list):
+        return np.asarray(array, dtype=float)
+    return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
+
+
+async def until(condition, timeout: float = 10.0) -> None:
+    """Yield to the loop until ``condition()`` holds (fails the test after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_tick_draws_real_values_and_states_into_the_model_figures(dashboard):
+    w = DashboardWidget(dashboard, model="iris-stable")
+    snap = await w.refresher.tick()
+    up = w.figures[UP.key]
+    assert up.layout.meta == {"key": UP.key, "state": "ok"}
+    assert len(up.data[0].y) > 0 and set(np.asarray(up.data[0].y)[-3:]) == {1.0}
+    broken = w.figures[BROKEN.key]
+    assert broken.layout.meta["state"] == "error"
+    assert "parse error" in broken.layout.annotations[0].text  # Prometheus' own words, not a generic failure
+    assert CANARY_UP.key not in w.figures  # only the selected model is drawn
+    assert "updated" in w.status.value and snap.source in w.status.value
+    w.close()
+
+
+async def test_live_loop_ticks_until_stopped_and_refresh_now_does_not_wait_for_the_interval(dashboard):
+    w = DashboardWidget(dashboard, model="iris-stable", interval=60)
+    w.start()
+    await until(lambda: w.refresher.ticks >= 1)
+    w.refresh_button.click()
+    await until(lambda: w.refresher.ticks >= 2, timeout=10)  # far sooner than the 60 s interval
+    task = w.refresher._task
+    w.stop()
+    await until(task.done)
+    assert task.cancelled() and not w.refresher.running
+    w.close()
+
+
+async def test_pause_keeps_cycling_without_fetching(dashboard):
+    w = DashboardWidget(dashboard, model="iris-stable", interval=60)
+    w.start()
+    await until(lambda: w.refresher.ticks >= 1)
+    w.pause_button.value = True
+    cycles, ticks = w.refresher.cycles, w.refresher.ticks
+    w.refresh_button.click()
+    await until(lambda: w.refresher.cycles > cycles)
+    assert w.refresher.ticks == ticks and w.pause_button.description == "Resume"
+    w.pause_button.value = False
+    await until(lambda: w.refresher.ticks > ticks)
+    w.close()
+
+
+async def test_closing_the_widget_ends_its_refresh_task(dashboard):
+    w = DashboardWidget(dashboard, model="iris-stable", interval=60)
+    w.start()
+    task = w.refresher._task
+    await until(lambda: w.refresher.ticks >= 1)
+    w.close()
+    await until(task.done)
+    assert task.cancelled()
+
+
+async def test_range_control_sets_the_query_range_and_the_time_axis(dashboard):
+    w = DashboardWidget(dashboard, model="iris-stable")
+    w.range_box.value = 300.0
+    assert dashboard.range_seconds == 300.0
+    await w.refresher.tick()
+    lo, hi = (np.datetime64(t) for t in w.figures[UP.key].layout.xaxis.range)
+    assert (hi - lo) == np.timedelta64(300, "s")
+    w.close()
+
+
+async def test_model_control_swaps_the_tabs_to_that_models_figures(dashboard):
+    w = DashboardWidget(dashboard, model="iris-stable")
+    w.model_box.value = "iris-canary"
+    await w.refresher.tick()
+    resources = w.tabs.children[1].children
+    assert w.figures[CANARY_UP.key] in resources and w.figures[UP.key] not in resources
+    assert w.figures[CANARY_UP.key].layout.meta["state"] in ("ok", "nodata")
+    assert [t for t in w.tabs.titles] == ["Performance", "Resources", "Exceptions"]
+    w.close()
+
+
+async def test_refresh_loop_memory_stays_flat_over_many_ticks(dashboard):
+    w = DashboardWidget(dashboard, model="iris-stable")
+    snap = await w.refresher.tick()
+    for _ in range(20):
+        w.draw(snap)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(100):
+        w.draw(snap)
+    gc.collect()
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert grown < 256 * 1024, f"memory grew by {grown} bytes over 100 ticks"
+    w.close()
+
+
+async def test_static_fallback_redraws_each_panel_in_place_through_its_display_handle(dashboard):
+    InteractiveShell.instance()
+    with capture_output() as cap:
+        view = StaticDashboard(dashboard, model="iris-stable")
+        view.show()
+        await view.refresher.tick()
+    ids = {o.transient["display_id"]: o for o in cap.outputs if o.transient and not o.update}
+    updates = [o for o in cap.outputs if o.update]
+    up_id = view.handles[UP.key].display_id
+    assert up_id in ids and PLOTLY in ids[up_id].data
+    assert ids[up_id].data[PLOTLY]["data"] == []  # shown empty, before the first tick
+    drawn = [o for o in updates if o.transient["display_id"] == up_id]
+    assert len(drawn) == 1
+    figure = drawn[0].data[PLOTLY]
+    assert figure["layout"]["meta"] == {"key": UP.key, "state": "ok"} and typed(figure["data"][0]["y"])[-1] == 1.0
+    assert "<div" in drawn[0].data["text/html"]  # nbconvert / classic frontends draw the HTML
+    header = [o for o in updates if o.transient["display_id"] == view.handles["header"].display_id]
+    assert "updated" in header[-1].data["text/html"]
+    view.close()
+
+
+async def test_auto_mode_falls_back_to_static_without_anywidget(dashboard, monkeypatch):
+    monkeypatch.setitem(sys.modules, "anywidget", None)  # import anywidget now raises ImportError
+    assert widgets_available() is False
+    InteractiveShell.instance()
+    with capture_output():
+        dash = NotebookDashboard(dashboard)
+        view = dash.show("iris-stable")
+        dash.stop()
+    assert isinstance(view, StaticDashboard) and not view.refresher.running
