@@ -151,6 +151,24 @@ def test_receiver_refusal_exits_1_and_bad_input_exits_2(tmp_path, capsys):
     assert "expected an http:// or https:// URL" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="no rollback webhook configured"):
         rollback("iris", "r", confirmed=True)
+    code = main(
+        [
+            "rollback",
+            "--model",
+            "iris",
+            "--reason",
+            "r",
+            "--yes",
+            "--webhook",
+            "http://127.0.0.1:9/h",
+            "--secret-env",
+            "MDASH_UNSET_SECRET",
+            "--audit-log",
+            str(tmp_path / "unset.jsonl"),
+        ]
+    )
+    assert code == 2 and "MDASH_UNSET_SECRET is not set" in capsys.readouterr().err
+    assert not (tmp_path / "unset.jsonl").exists()
 
 
 def test_secret_and_token_never_appear_in_output_or_audit(tmp_path, capsys, creds):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import random
 import re
+import shutil
 import socket
+import subprocess
 import time
 from email.utils import formatdate
 from pathlib import Path
@@ -171,3 +173,43 @@ def test_event_carries_schema_identity_and_rfc3339_time():
     assert re.fullmatch(r"[0-9a-f-]{36}", event["event_id"])
     assert event["at"] == "1970-01-01T00:00:00.000Z"
     assert event["actor"]
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1, made by the openssl CLI."""
+    if not shutil.which("openssl"):
+        pytest.skip("no openssl binary")
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(d / "key.pem"),
+            "-out",
+            str(d / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return str(d / "cert.pem"), str(d / "key.pem")
+
+
+def test_tls_is_verified_an_untrusted_certificate_is_final_and_ca_file_trusts_it(tmp_path, certificate):
+    with Receiver(tls=certificate) as receiver:
+        refused, _, _ = send(Target(url=receiver.url), tmp_path)
+        trusted, _, _ = send(Target(url=receiver.url, ca_file=certificate[0]), tmp_path)
+    assert not refused.delivered and refused.attempts == 1
+    assert "TLS certificate not trusted" in refused.message and "ca_file" in refused.message
+    assert trusted.delivered and len(receiver.requests) == 1

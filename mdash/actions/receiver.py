@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import os
+import ssl
 import threading
 import time
 from collections.abc import Mapping
@@ -50,8 +51,14 @@ class Receiver:
     """A threaded HTTP receiver on 127.0.0.1 that records every request and answers from a script."""
 
     def __init__(
-        self, *, script: list[Step] | None = None, default: Step | None = None, secret: str | None = None
+        self,
+        *,
+        script: list[Step] | None = None,
+        default: Step | None = None,
+        secret: str | None = None,
+        tls: tuple[str, str] | None = None,  # (certfile, keyfile): serve https
     ):
+        self.tls = tls
         self.script = list(script or [])
         self.default = default or Step()
         self.secret = secret
@@ -65,7 +72,7 @@ class Receiver:
     @property
     def url(self) -> str:
         assert self._server is not None, "start() the receiver first"
-        return f"http://127.0.0.1:{self._server.server_port}/hook"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self._server.server_port}/hook"
 
     def start(self, port: int = 0) -> Receiver:
         """Bind 127.0.0.1:`port` (0: any free port) and serve on a daemon thread."""
@@ -81,6 +88,10 @@ class Receiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
+        if self.tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*self.tls)
+            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="mdash-receiver", daemon=True
         )

@@ -26,6 +26,10 @@ def resolve_settings(settings: RollbackSettings | None, model: str) -> RollbackS
             "no rollback webhook configured: set url (or url_env) in the [rollback] table of mdash.toml, "
             "or pass --webhook URL"
         )
+    # read every credential now: a missing env var is a clear exit 2 before anything is sent or audited
+    settings.resolved_url()
+    settings.secret()
+    settings.auth_header()
     return settings
 
 

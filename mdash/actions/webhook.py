@@ -234,9 +234,13 @@ def deliver(
                 error = f"no answer within {timeout:.3g} s"
             except httpx.TransportError as err:
                 error = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+                if _untrusted_certificate(err):  # retrying cannot help
+                    error = f"TLS certificate not trusted ({err}): set ca_file to the receiver's CA bundle"
             latency_ms = round((clock() - sent) * 1000, 1)
-            retryable = status is None or status == 429 or status >= 500
-            final = status is not None and not retryable
+            retryable = (
+                status == 429 or (status or 0) >= 500 or (status is None and not error.startswith("TLS"))
+            )
+            final = not retryable
             delay = None
             if not final:
                 cap = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
@@ -259,13 +263,13 @@ def deliver(
                     True, status, attempt, event_id, f"delivered to {where} ({last})", answer, tries
                 )
             if final:
-                why = " (redirects are not followed: use the final URL)" if 300 <= status < 400 else ""
+                why = " (redirects are not followed: use the final URL)" if 300 <= (status or 0) < 400 else ""
                 return Outcome(
                     False,
                     status,
                     attempt,
                     event_id,
-                    f"{where} refused the event with {last}{why}",
+                    f"{where} refused the event with {last}{why}" if status else f"{where}: {last}",
                     answer,
                     tries,
                 )
@@ -298,6 +302,16 @@ def _retry_after(value: str | None, wall: Callable[[], float]) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - wall())
     except (TypeError, ValueError):
         return None
+
+
+def _untrusted_certificate(err: BaseException) -> bool:
+    """True when the TLS handshake failed because the receiver's certificate did not verify."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _truncate(text: str) -> str:
