@@ -95,7 +95,7 @@ class PanelResult:
         out = []
         if self.frame.empty:
             return [(str(c), []) for c in self.frame.columns]
-        ts = self.frame.index.asi8 / 1e9 if isinstance(self.frame.index, pd.DatetimeIndex) else self.frame.index
+        ts = self.frame.index.as_unit("ns").asi8 / 1e9 if isinstance(self.frame.index, pd.DatetimeIndex) else self.frame.index
         for col in self.frame.columns:
             vals = self.frame[col].to_numpy(dtype=float)
             out.append((str(col), [(float(t), _finite(v)) for t, v in zip(ts, vals, strict=True)]))

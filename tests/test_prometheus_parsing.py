@@ -40,6 +40,6 @@ def test_scalar_and_nan_answers_parse():
 
 
 def test_step_keeps_points_within_prometheus_limit():
-    assert step_for(900, 300) == 900 / 299
-    day = 86400
-    assert day / step_for(day, 50_000) + 1 <= MAX_POINTS
+    assert step_for(900, 300) == 3.01  # whole milliseconds, rounded down so the last step reaches the end
+    for seconds in (60, 3600, 86400, 7 * 86400):
+        assert math.floor(seconds / step_for(seconds, 50_000)) + 1 <= MAX_POINTS

@@ -31,7 +31,11 @@ _LEGEND = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 def step_for(range_seconds: float, points: int) -> float:
     """The query step that yields ``points`` samples over the range, never more than Prometheus' 11,000."""
     points = max(2, min(int(points), MAX_POINTS))
-    return max(range_seconds / (points - 1), 0.001)
+    exact = range_seconds / (points - 1)
+    step = max(math.floor(exact * 1000) / 1000, 0.001)  # whole ms, rounded down so the last step reaches the end
+    if math.floor(range_seconds / step) + 1 > MAX_POINTS:
+        step = math.ceil(exact * 1000) / 1000
+    return step
 
 
 def legend_for(labels: dict[str, str], template: str, fallback: str) -> str:
@@ -59,7 +63,7 @@ def to_frame(data: dict, template: str = "", fallback: str = "value") -> pd.Data
             name, n = f"{base} #{n}", n + 1
         ms = np.fromiter((round(float(p[0]) * 1000) for p in pairs), dtype=np.int64, count=len(pairs))
         vals = np.fromiter((_float(p[1]) for p in pairs), dtype=float, count=len(pairs))
-        columns[name] = pd.Series(vals, index=pd.to_datetime(ms, unit="ms", utc=True))
+        columns[name] = pd.Series(vals, index=pd.to_datetime(ms, unit="ms", utc=True).as_unit("ns"))
     if not columns:
         return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC"), dtype=float)
     if len(columns) == 1:
@@ -206,7 +210,8 @@ class PrometheusSource:
 
     def metric_names(self, selector: str) -> list[str]:
         """Names of the metrics matching a selector like ``{job="iris"}`` (for preset detection)."""
-        selector = selector or '{__name__=~".+"}'
+        selector = selector.strip() or '__name__=~".+"'
+        selector = selector if selector.startswith("{") else f"{{{selector}}}"
         frame = self.instant(f"count by (__name__) ({selector})", legend="{{__name__}}")
         return list(frame.columns)
 
