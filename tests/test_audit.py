@@ -37,7 +37,7 @@ def test_tail_returns_the_newest_records_and_skips_a_torn_line(tmp_path):
         record("canary_run", audit_log=path, i=i, verdict="pass")
     with open(path, "a") as fh:
         fh.write('{"kind": "torn by a crash of an old vers')
-    assert [r["i"] for r in read_audit(path, tail=4)] == [7, 8, 9]
+    assert [r["i"] for r in read_audit(path, tail=4)] == [6, 7, 8, 9]
     assert [r["i"] for r in read_audit(path)] == list(range(10))
     assert read_audit(tmp_path / "missing.jsonl") == []
 
@@ -79,3 +79,11 @@ def test_audit_command_prints_text_and_json(tmp_path, capsys):
     assert main(["audit", "--audit-log", str(tmp_path / "none.jsonl")]) == 0
     assert "no audit records" in capsys.readouterr().out
     assert main(["audit", "--audit-log", str(path), "--tail", "0"]) == 2
+
+
+def test_newest_first_reading_joins_lines_across_block_boundaries(tmp_path):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    for i in range(30):
+        log.record("canary_run", i=i, pad="p" * (i * 7))
+    assert [r["i"] for r in log.newest(block=64)] == list(range(29, -1, -1))
+    assert [r["i"] for r in log.read(tail=3)] == [27, 28, 29]

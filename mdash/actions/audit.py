@@ -11,9 +11,9 @@ import getpass
 import json
 import os
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -70,25 +70,36 @@ class AuditLog:
 
     def read(self, tail: int | None = None) -> list[dict[str, Any]]:
         """The records, oldest first (the last `tail` only, when given); unparseable lines are skipped."""
+        if tail:
+            return list(reversed(list(islice(self.newest(), tail))))
         if not self.path.exists():
             return []
-        with open(self.path, encoding="utf-8") as fh:
-            lines = deque(fh, maxlen=tail) if tail else fh.readlines()
-        out = []
-        for line in lines:
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return out
+        with open(self.path, "rb") as fh:
+            return [rec for rec in map(_parse, fh) if rec is not None]
 
-    def last_delivered_rollback(self, model: str) -> float | None:
-        """Unix time of the newest rollback of `model` the receiver accepted, for the cooldown."""
-        last = None
-        for rec in self.read():
+    def newest(self, block: int = 1 << 16) -> Iterator[dict[str, Any]]:
+        """The records newest first, reading the file backwards, so recent history costs the same at any size."""
+        if not self.path.exists():
+            return
+        with open(self.path, "rb") as fh:
+            end = fh.seek(0, os.SEEK_END)
+            rest = b""
+            while end > 0:
+                start = max(0, end - block)
+                fh.seek(start)
+                lines = (fh.read(end - start) + rest).split(b"\n")
+                rest = lines.pop(0) if start > 0 else b""  # may be the tail of a line that began earlier
+                end = start
+                yield from (rec for rec in map(_parse, reversed(lines)) if rec is not None)
+
+    def last_delivered_rollback(self, model: str, since: float) -> float | None:
+        """Unix time of the newest rollback of `model` the receiver accepted after `since`, for the cooldown."""
+        for rec in self.newest():
+            if not isinstance(rec.get("ts"), int | float) or rec["ts"] < since:
+                return None
             if rec.get("kind") == "rollback_result" and rec.get("model") == model and rec.get("delivered"):
-                last = rec.get("ts")
-        return last
+                return rec["ts"]
+        return None
 
 
 def record(kind: str, /, *, audit_log: str | os.PathLike[str] | None = None, **fields: Any) -> dict[str, Any]:
@@ -99,6 +110,14 @@ def record(kind: str, /, *, audit_log: str | os.PathLike[str] | None = None, **f
 def read_audit(path: str | os.PathLike[str] | None = None, tail: int | None = None) -> list[dict[str, Any]]:
     """The audit records, oldest first; the last `tail` when given."""
     return AuditLog(path).read(tail)
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    try:
+        rec = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None  # a blank or torn line (not written by this module)
+    return rec if isinstance(rec, dict) else None
 
 
 def _scrub(value: Any) -> Any:

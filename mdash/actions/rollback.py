@@ -89,8 +89,8 @@ def rollback(
         raise refuse("actions are readonly (--readonly or readonly = true in the config)")
     if not confirmed:
         raise refuse("not confirmed; pass --yes, or run in a terminal and type the model name")
-    last = audit.last_delivered_rollback(model)
-    if last is not None and not force and clock() - last < target.cooldown:
+    last = None if force else audit.last_delivered_rollback(model, since=clock() - target.cooldown)
+    if last is not None:
         wait = target.cooldown - (clock() - last)
         raise refuse(
             f"{model} was rolled back {clock() - last:.0f} s ago and the cooldown is {target.cooldown:.0f} s; "
