@@ -24,11 +24,18 @@ from mdash.config import Config, ModelConfig
 from mdash.errors import MdashError, QueryError, SourceError
 from mdash.panels import Alert, PanelResult, PanelSpec, Snapshot
 from mdash.sources.endpoint import EndpointStatus, probe
+from mdash.sources.host import HostProbe, is_local, listening_pid
 from mdash.sources.prometheus import PrometheusSource, step_for
 
 ALERTS_PANEL = PanelSpec(
     title="firing alerts", group="exceptions", queries=(), unit="alerts", warn=1, kind="stat",
     note="from the server's /api/v1/alerts",
+)
+HOST_PANELS = (  # (title, HostProbe column, unit) for local model processes whose preset has no resources panels
+    ("process CPU (local)", "cpu_percent", "percent"),
+    ("process RSS (local)", "rss_bytes", "bytes"),
+    ("disk read (local)", "read_bytes_per_s", "bytes/s"),
+    ("disk write (local)", "write_bytes_per_s", "bytes/s"),
 )
 NEEDS_PROMETHEUS = "needs Prometheus: custom PromQL cannot be computed from a scrape"
 PROBE_TIMEOUT = 2.0
@@ -87,6 +94,8 @@ class Dashboard:
         self._scrapers: dict[str, Any] = {}
         self._presets: dict[str, str] = {}
         self._specs: list[PanelSpec] | None = None
+        self._host_specs: dict[str, tuple[ModelConfig, str]] = {}
+        self._host_probes: dict[str, HostProbe] = {}
 
     # --- panel specs -------------------------------------------------------------------------------------
     @property
@@ -98,6 +107,12 @@ class Dashboard:
             if presets is not None:
                 for model in self.config.models:
                     specs.extend(presets.default_panels(model, self.preset_for(model)))
+            for model in self.config.models:
+                if is_local(model.endpoint) and not any(s.model == model.name and s.group == "resources" for s in specs):
+                    for title, column, unit in HOST_PANELS:
+                        spec = PanelSpec(title, "resources", (), unit=unit, model=model.name, note="psutil, this machine")
+                        self._host_specs[spec.key] = (model, column)
+                        specs.append(spec)
             specs.extend(self.config.panels)
             if self._prom is not None:
                 specs.append(ALERTS_PANEL)
@@ -162,11 +177,13 @@ class Dashboard:
                 for m in self.config.models
                 if m.endpoint and (models is None or m.name in models)
             ]
+            remote = [s for s in specs if s.key not in self._host_specs]
             if self._prom is not None:
-                fetched, alerts, errors = self._fetch_prometheus(specs, start, end, step)
+                fetched, alerts, errors = self._fetch_prometheus(remote, start, end, step)
             else:
-                fetched, errors = self._fetch_direct(specs, start, end, step)
+                fetched, errors = self._fetch_direct(remote, start, end, step)
                 alerts = []
+            fetched.update(self._fetch_host([s for s in specs if s.key in self._host_specs]))
             panels = [self._result(spec, fetched[spec.key], now) for spec in specs]
             endpoints: list[EndpointStatus] = [f.result() for f in probes]
         return Snapshot(
@@ -238,6 +255,31 @@ class Dashboard:
                     fetched[spec.key] = err
         failed = [f"{url}: {err}" for url, err in scraped.items() if err is not None]
         return fetched, failed if failed and len(failed) == len(scraped) else []
+
+    def _fetch_host(self, specs: list[PanelSpec]) -> dict[str, Any]:
+        """Sample each local model process once (psutil) and cut its history into the asked-for panels."""
+        sampled: dict[str, Exception | None] = {}
+        fetched: dict[str, Any] = {}
+        for spec in specs:
+            model, column = self._host_specs[spec.key]
+            if model.name not in sampled:
+                sampled[model.name] = self._sample_host(model)
+            err = sampled[model.name]
+            fetched[spec.key] = err if err is not None else self._host_probes[model.name].frame(column)
+        return fetched
+
+    def _sample_host(self, model: ModelConfig) -> Exception | None:
+        try:
+            if model.name not in self._host_probes:
+                pid = listening_pid(model.endpoint or "")
+                if pid is None:
+                    raise SourceError(f"no process on this machine listens at {model.endpoint}")
+                self._host_probes[model.name] = HostProbe(pid, clock=self.clock, history=2 * self.points)
+            self._host_probes[model.name].sample()
+            return None
+        except SourceError as err:
+            self._host_probes.pop(model.name, None)  # found again next time, e.g. after a restart
+            return err
 
     def _result(self, spec: PanelSpec, got: pd.DataFrame | Exception | str, now: float) -> PanelResult:
         """Judge one panel's fetch: ok/warn/crit/nodata from its latest value, or error/stale from its failure."""
