@@ -115,7 +115,7 @@ def test_401_is_final_without_retry_and_shows_the_receiver_answer(tmp_path):
 
 
 def test_long_receiver_answers_are_truncated_in_the_message(tmp_path):
-    with Receiver(script=[Step(400, body="x" * 5000)]) as receiver:
+    with Receiver(script=[Step(400, body="x" * 5_000_000)]) as receiver:
         result, _, _ = send(Target(url=receiver.url), tmp_path)
     assert len(result.message) < 500 and result.message.endswith("…")
 

@@ -32,6 +32,7 @@ SCHEMA = "mdash.event/1"
 BACKOFF_BASE = 0.5  # seconds before the 2nd try at most; doubles per try (full jitter picks 0..cap)
 BACKOFF_CAP = 8.0
 ANSWER_CHARS = 300  # how much of a receiver's answer is kept in messages and the audit log
+ANSWER_BYTES = 65536  # how much of it is read at all
 
 
 def make_event(
@@ -222,14 +223,11 @@ def deliver(
             sent = clock()
             status, answer, error, retry_after = None, "", "", None
             try:
-                resp = client.post(
-                    url,
-                    content=body,
-                    headers=headers_for(target, event_id, body, int(wall())),
-                    timeout=httpx.Timeout(timeout),
-                )
-                status, answer = resp.status_code, _truncate(resp.text)
-                retry_after = _retry_after(resp.headers.get("Retry-After"), wall)
+                headers = headers_for(target, event_id, body, int(wall()))
+                with client.stream("POST", url, content=body, headers=headers, timeout=timeout) as resp:
+                    status = resp.status_code
+                    retry_after = _retry_after(resp.headers.get("Retry-After"), wall)
+                    answer = _truncate(_read_some(resp, deadline=sent + timeout, clock=clock))
             except httpx.TimeoutException:
                 error = f"no answer within {timeout:.3g} s"
             except httpx.TransportError as err:
@@ -312,6 +310,16 @@ def _untrusted_certificate(err: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _read_some(resp: httpx.Response, *, deadline: float, clock: Callable[[], float]) -> str:
+    """The start of a receiver's answer: at most ANSWER_BYTES, and no reading past the try's time."""
+    raw = b""
+    for chunk in resp.iter_bytes():
+        raw += chunk
+        if len(raw) >= ANSWER_BYTES or clock() >= deadline:
+            break
+    return raw[:ANSWER_BYTES].decode(resp.encoding or "utf-8", "replace")
 
 
 def _truncate(text: str) -> str:
