@@ -72,6 +72,13 @@ class Refresher:
         if self._loop is not None and self._wake is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._wake.set)
 
+    def refresh_now(self) -> None:
+        """Refresh as soon as possible: wake the running loop, or run a single tick when it is stopped."""
+        if self.running:
+            self.poke()
+        else:
+            _kernel_loop().create_task(self._safe_tick())
+
     def stop(self) -> None:
         """End the loop task; a fetch already in its thread finishes but is not drawn."""
         if self._task is not None and not self._task.done() and self._loop is not None and not self._loop.is_closed():
@@ -87,16 +94,17 @@ class Refresher:
         while True:
             self.cycles += 1
             if not self.paused:
-                try:
-                    await self.tick()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # a renderer bug must not end the live view; show it instead
-                    if self.on_error is not None:
-                        self.on_error(exc)
+                await self._safe_tick()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
+
+    async def _safe_tick(self) -> None:
+        try:
+            await self.tick()
+        except Exception as exc:  # a renderer bug must not end the live view; show it instead
+            if self.on_error is not None:
+                self.on_error(exc)
 
 
 def _kernel_loop() -> asyncio.AbstractEventLoop:

@@ -58,7 +58,7 @@ class DashboardWidget(widgets.VBox):
         self.range_box.observe(self._on_range, "value")
         self.interval_box.observe(self._on_interval, "value")
         self.pause_button.observe(self._on_pause, "value")
-        self.refresh_button.on_click(lambda _: self.refresher.poke())
+        self.refresh_button.on_click(lambda _: self.refresher.refresh_now())
         self._build_tabs()
         self.status.value = self._status_html(None)
 
