@@ -148,3 +148,10 @@ def test_a_report_without_samples_cannot_be_replayed():
     rep = judge(arm(lognormal(100, 5, 1)), arm(lognormal(100, 5, 2)))
     with pytest.raises(DatasetError, match="replay needs a report"):
         Report.replay(rep.to_dict(samples=False))
+
+
+def test_a_report_recorded_from_the_demo_replays_to_the_saved_document():
+    with open("fixtures/canary/report-demo-aa.json") as fh:
+        saved = json.load(fh)
+    assert Report.replay("fixtures/canary/report-demo-aa.json").to_dict() == saved
+    assert saved["verdict"] == "pass" and saved["arms"]["canary"]["requests"] == 1500

@@ -227,11 +227,13 @@ class Judge:
         """Agreement of canary answers with the baseline's, and each arm's noise on repeated inputs."""
         rc, rb = self.c.readable, self.b.readable
         mode_b = modes(self.b.payload[rb], self.b.label[rb])
-        known = np.isin(self.c.payload[rc], list(mode_b))
-        cp, cl = self.c.payload[rc][known], self.c.label[rc][known]
-        agree_c = int(sum(mode_b[p] == lab for p, lab in zip(cp.tolist(), cl.tolist(), strict=True)))
-        self_b = self_agreement(self.b.payload[rb], self.b.label[rb], mode_b)
-        agreement = self.proportions("agreement", agree_c, int(cp.size), self_b, int(rb.sum()), "low",
+        cp, cl = self.c.payload[rc], self.c.label[rc]
+        inside = cp < mode_b.size
+        known = np.zeros(cp.size, dtype=bool)
+        known[inside] = mode_b[cp[inside]] != NO_LABEL
+        agree_c = int(agreeing(cp, cl, mode_b).sum())
+        self_b = int(agreeing(self.b.payload[rb], self.b.label[rb], mode_b).sum())
+        agreement = self.proportions("agreement", agree_c, int(known.sum()), self_b, int(rb.sum()), "low",
                                      self.s.quality_tolerance, "answers to shared inputs", required=False,
                                      describe="answers equal to the baseline's usual answer for the input")
         noise = [repeat_disagreement(a.payload[a.readable], a.label[a.readable]) for a in (self.c, self.b)]
@@ -361,19 +363,24 @@ def macro_prf(true: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
     return np.array([prec.mean(), rec.mean(), f1.mean()])
 
 
-def modes(payload: np.ndarray, label: np.ndarray) -> dict[int, int]:
-    """The most common answer per input (ties: the smallest label hash, so it is deterministic)."""
-    if payload.size == 0:
-        return {}
-    pairs, counts = np.unique(np.stack([payload.astype(np.int64), label]), axis=1, return_counts=True)
-    order = np.lexsort((pairs[1], -counts, pairs[0]))
-    first = np.r_[True, pairs[0][order][1:] != pairs[0][order][:-1]]
-    return dict(zip(pairs[0][order][first].tolist(), pairs[1][order][first].tolist(), strict=True))
+def modes(payload: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """Per input index, its most common answer (ties: the smallest label hash); NO_LABEL where never asked."""
+    out = np.full(int(payload.max()) + 1 if payload.size else 0, NO_LABEL, dtype=np.int64)
+    if payload.size:
+        pairs, counts = np.unique(np.stack([payload.astype(np.int64), label]), axis=1, return_counts=True)
+        order = np.lexsort((pairs[1], -counts, pairs[0]))
+        p, lab = pairs[0][order], pairs[1][order]
+        first = np.r_[True, p[1:] != p[:-1]]
+        out[p[first]] = lab[first]
+    return out
 
 
-def self_agreement(payload: np.ndarray, label: np.ndarray, mode: dict[int, int]) -> int:
-    """How many answers equal their own input's most common answer."""
-    return int(sum(mode[p] == lab for p, lab in zip(payload.tolist(), label.tolist(), strict=True)))
+def agreeing(payload: np.ndarray, label: np.ndarray, mode: np.ndarray) -> np.ndarray:
+    """Which answers equal the given per-input usual answer (False where the input has none)."""
+    known = payload < mode.size
+    out = np.zeros(payload.size, dtype=bool)
+    out[known] = (mode[payload[known]] == label[known]) & (mode[payload[known]] != NO_LABEL)
+    return out
 
 
 def repeat_disagreement(payload: np.ndarray, label: np.ndarray) -> tuple[int, int]:
@@ -381,5 +388,4 @@ def repeat_disagreement(payload: np.ndarray, label: np.ndarray) -> tuple[int, in
     uniq, counts = np.unique(payload, return_counts=True)
     repeated = np.isin(payload, uniq[counts >= 2])
     p, lab = payload[repeated], label[repeated]
-    mode = modes(p, lab)
-    return int(p.size) - self_agreement(p, lab, mode), int(p.size)
+    return int(p.size - agreeing(p, lab, modes(p, lab)).sum()), int(p.size)

@@ -1,0 +1,127 @@
+"""Seeded canary runs against the real demo model pair: A/A passes, each injected fault fails its metric."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+
+from mdash.canary import canary
+from mdash.cli import main
+from mdash.demo.stack import DemoStack
+
+IRIS = "fixtures/canary/iris.jsonl"
+
+
+@pytest.fixture(autouse=True)
+def audit_in_tmp(tmp_path, monkeypatch):
+    """Keep the audit log of these runs out of the user's state directory."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+
+
+def demo(**faults) -> DemoStack:
+    return DemoStack(prometheus=False, traffic=False, seed=0, **faults).start()
+
+
+def run(stack: DemoStack, requests: int = 300, baseline: str | None = None, **kw):
+    """Open loop below saturation: latency then measures the servers, not CPU contention of this machine."""
+    kw.setdefault("latency_tolerance", 0.5)  # two processes on two shared cores differ by up to ~20 %
+    return canary(endpoint=kw.pop("endpoint", stack.canary_url), baseline=baseline or stack.stable_url,
+                  model="iris", dataset=IRIS, requests=requests, rate=requests, seed=3, **kw)
+
+
+def failing(report) -> set[str]:
+    return {m.name for m in report.metrics if m.verdict in ("high", "low")}
+
+
+@pytest.fixture(scope="module")
+def healthy():
+    stack = demo()
+    yield stack
+    stack.stop()
+
+
+def test_stable_against_itself_passes(healthy):
+    report = run(healthy, endpoint=healthy.stable_url)
+    assert report.verdict == "pass", report.summary()
+    assert report.arms["canary"]["quality"]["accuracy"] > 0.95
+
+
+def test_slower_canary_fails_on_latency():
+    stack = demo(canary_latency_ms=1.0)
+    try:
+        stack.set_faults("canary", latency_jitter=0)
+        report = run(stack, latency_tolerance=0.3)
+    finally:
+        stack.stop()
+    lat = report.arms["canary"]["latency_ms"]["p50"] / report.arms["baseline"]["latency_ms"]["p50"]
+    assert lat > 1.3, report.summary()
+    assert report.verdict == "fail" and failing(report) == {"latency"}, report.summary()
+
+
+def test_two_points_more_errors_fail_on_the_error_rate():
+    stack = demo(canary_errors=0.02)
+    try:
+        report = run(stack, requests=500)
+    finally:
+        stack.stop()
+    assert report.verdict == "fail", report.summary()
+    assert failing(report) <= {"error_rate", "error_limit"} and failing(report), report.summary()
+    assert "HTTP 500" in report.arms["canary"]["errors_by_reason"]
+
+
+def test_twenty_percent_wrong_predictions_fail_on_accuracy():
+    stack = demo(canary_noise=0.45)
+    try:
+        report = run(stack, requests=450)
+    finally:
+        stack.stop()
+    acc = report.arms["baseline"]["quality"]["accuracy"] - report.arms["canary"]["quality"]["accuracy"]
+    assert 0.12 < acc < 0.3, report.summary()
+    assert "accuracy" in failing(report) and not failing(report) & {"latency", "error_rate"}, report.summary()
+
+
+def test_a_canary_process_killed_mid_run_fails_with_the_cause():
+    stack = demo()
+
+    def kill(p):
+        if p.arm == "canary" and p.done >= 60 and stack.pids.get("canary"):
+            os.kill(stack.pids.pop("canary"), signal.SIGKILL)
+
+    try:
+        report = run(stack, requests=300, progress=kill)
+    finally:
+        stack.stop()
+    assert report.verdict in ("fail", "inconclusive")
+    assert report.arms["canary"]["errors"] > 100, report.summary()
+    assert "connection refused" in report.summary()
+
+
+def test_cli_report_replays_to_identical_output(healthy, tmp_path, capsys):
+    out = tmp_path / "report.json"
+    argv = ["canary", "--endpoint", healthy.stable_url, "--baseline", healthy.stable_url, "--model", "iris",
+            "--dataset", IRIS, "--requests", "200", "--rate", "400", "--seed", "9", "--json", "--report", str(out)]
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+    doc = json.loads(first)
+    assert doc["schema"] == "mdash.canary/1" and doc["verdict"] == "pass" and "samples" not in doc
+    assert set(doc["arms"]["canary"]["latency_ms"]) == {"p50", "p90", "p95", "p99", "p999", "max"}
+    assert main(["canary", "replay", str(out), "--json"]) == 0
+    assert capsys.readouterr().out == first
+
+
+def test_cli_names_the_malformed_dataset_line_and_exits_3(healthy, tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(open(IRIS).readline() + "{not json\n")
+    code = main(["canary", "--endpoint", healthy.canary_url, "--model", "iris", "--dataset", str(bad)])
+    assert code == 3
+    assert f"{bad}:2: not valid JSON" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("url", ["localhost:1", "http://127.0.0.1:9"])
+def test_cli_exits_3_when_the_endpoint_is_unusable(url, capsys):
+    assert main(["canary", "--endpoint", url, "--model", "iris", "--dataset", IRIS]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("mdash: ") and err.count("\n") == 1 and "Traceback" not in err
