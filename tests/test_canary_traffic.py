@@ -23,6 +23,7 @@ class Server:
     def __init__(self) -> None:
         self.bodies: list[bytes] = []
         self.slow_every = 0  # every Nth request sleeps 1 s
+        self.failing = False  # answer every request with HTTP 500
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -34,6 +35,8 @@ class Server:
         self.bodies.append(body)
         if self.slow_every and len(self.bodies) % self.slow_every == 0:
             await asyncio.sleep(1.0)
+        if self.failing:
+            return web.json_response({"error": "broken"}, status=500)
         x = json.loads(body)["x"]
         return web.json_response({"outputs": [{"name": "y", "data": [x % 3]}]})
 
@@ -138,3 +141,30 @@ def test_canary_runs_are_recorded_in_the_audit_log(servers, dataset, tmp_path):
     (rec,) = read_audit(str(log))
     assert rec["kind"] == "canary" and rec["verdict"] == report.verdict == "pass"
     assert rec["requests"] == {"canary": 60, "baseline": 60}
+
+
+def test_mdash_canary_is_callable_even_after_the_package_is_imported(servers, dataset):
+    import mdash
+    import mdash.canary
+
+    report = mdash.canary(endpoint=servers[0].url, model="m", dataset=dataset, requests=60, min_samples=20,
+                          audit=False)
+    assert report.verdict == "pass" and isinstance(report, mdash.canary.Report)
+
+
+def test_a_failed_canary_with_rollback_on_fail_sends_the_webhook_with_the_summary(servers, dataset, tmp_path,
+                                                                                   capsys):
+    from mdash.actions.receiver import Receiver
+    from mdash.cli import main
+
+    servers[0].failing = True
+    with Receiver() as receiver:
+        config = tmp_path / "mdash.toml"
+        config.write_text(f'[rollback]\nurl = "{receiver.url}"\n')
+        code = main(["canary", "--endpoint", servers[0].url, "--baseline", servers[1].url, "--model", "m",
+                     "--dataset", dataset, "--requests", "80", "--warmup", "1", "--rollback-on-fail",
+                     "--config", str(config), "--audit-log", str(tmp_path / "audit.jsonl")])
+        assert code == 1
+        (event,) = receiver.accepted.values()
+    assert "canary failed: error_rate high" in json.dumps(event)
+    assert "delivered" in capsys.readouterr().err

@@ -9,8 +9,10 @@ Blocking and callable from a worker thread (or a notebook, where it runs its loo
 from __future__ import annotations
 
 import dataclasses
+import sys
 import threading
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -145,3 +147,14 @@ def audit(report: Report, s: CanarySettings) -> None:
                finished_at=round(time.time(), 3))
     except (MdashError, ConfigError) as err:
         report.warnings.append(f"not recorded in the audit log: {err}")
+
+
+class _CallableModule(types.ModuleType):
+    """``mdash.canary`` is both this package and the function: importing the package makes it the attribute
+    ``mdash.canary``, so the package itself forwards calls to ``canary()``."""
+
+    def __call__(self, *args: Any, **kw: Any) -> Report:
+        return canary(*args, **kw)
+
+
+sys.modules[__name__].__class__ = _CallableModule

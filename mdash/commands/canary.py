@@ -97,8 +97,6 @@ class LiveLine:
 
 def roll_back(args: argparse.Namespace, report) -> None:
     """Call the rollback action with the report summary attached (the flag is the confirmation)."""
-    import dataclasses
-
     from mdash.actions import RollbackSettings, rollback
     from mdash.config import load
 
@@ -110,7 +108,7 @@ def roll_back(args: argparse.Namespace, report) -> None:
                "arms": {k: {"requests": a["requests"], "errors": a["errors"], "latency_ms": a["latency_ms"]}
                         for k, a in report.arms.items()}}
     try:
-        outcome = rollback(model, f"canary failed: {report.reason}", settings=dataclasses.replace(settings),
+        outcome = rollback(model, f"canary failed: {report.reason}", settings=settings,
                            confirmed=True, readonly=config.readonly, audit_log=args.audit_log, summary=summary)
     except MdashError as err:
         print(f"mdash: rollback not sent: {err}", file=sys.stderr)
