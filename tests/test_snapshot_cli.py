@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 
@@ -81,7 +80,6 @@ def test_bad_range_flag_exits_2(capsys):
     assert "--range: expected a duration" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(importlib.util.find_spec("mdash.presets") is None, reason="default panels need mdash.presets")
 def test_no_config_snapshots_the_embedded_demo(capsys):
     assert main(["snapshot", "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
