@@ -11,13 +11,13 @@ plain per-metric test would do.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
+from canary_hey import bench_main
 
 from mdash.canary import CanarySettings, Report
 from mdash.canary.traffic import ArmSamples
@@ -74,14 +74,7 @@ def run(quick: bool = False) -> list[dict]:
     ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    from run import table
-
-    print(table(run(parser.parse_args(argv).quick)))
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bench_main(run, __doc__))

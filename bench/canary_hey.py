@@ -16,6 +16,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from mdash.canary import canary
@@ -23,6 +25,25 @@ from mdash.demo.stack import DemoStack
 
 BODY = {"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": [5.9, 3.0, 5.1, 1.8]}]}
 CONCURRENCY = 32
+
+
+@contextmanager
+def one_body_demo() -> Iterator[tuple[DemoStack, str]]:
+    """The demo pair without background traffic, and a dataset file holding the one body every client sends."""
+    with tempfile.TemporaryDirectory() as tmp, DemoStack(prometheus=False, traffic=False) as demo:
+        dataset = Path(tmp) / "one.jsonl"
+        dataset.write_text(json.dumps(BODY) + "\n")
+        yield demo, dataset
+
+
+def bench_main(run: Callable[[bool], list[dict]], doc: str, argv: list[str] | None = None) -> int:
+    """`python bench/<name>.py [--quick]`: print the rows as the runner's Markdown table."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    from run import table
+
+    print(table(run(parser.parse_args(argv).quick)))
+    return 0
 
 
 def hey(url: str, n: int) -> tuple[float, float]:
@@ -47,14 +68,12 @@ def run(quick: bool = False) -> list[dict]:
     if shutil.which("hey") is None:
         return [{"measure": "canary vs hey", "mdash": "skipped: no hey binary (apt-get install hey)", "met": None}]
     n, repeat = (2000, 1) if quick else (4000, 3)
-    with tempfile.TemporaryDirectory() as tmp, DemoStack(prometheus=False, traffic=False) as demo:
-        dataset = Path(tmp) / "one.jsonl"
-        dataset.write_text(json.dumps(BODY) + "\n")
+    with one_body_demo() as (demo, dataset):
         url = f"{demo.stable_url}/v2/models/iris/infer"
         hey(url, 500)  # warm the server
         a, b = [], []
         for _ in range(repeat):
-            a.append(ours(demo.stable_url, n, str(dataset)))
+            a.append(ours(demo.stable_url, n, dataset))
             b.append(hey(url, n))
     rps, p50 = statistics.median(x[0] for x in a), statistics.median(x[1] for x in a)
     hrps, hp50 = statistics.median(x[0] for x in b), statistics.median(x[1] for x in b)
@@ -66,14 +85,7 @@ def run(quick: bool = False) -> list[dict]:
     ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    from run import table
-
-    print(table(run(parser.parse_args(argv).quick)))
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bench_main(run, __doc__))

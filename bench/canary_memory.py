@@ -11,20 +11,14 @@ linearly with the compact sample columns, never with a per-request Python object
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import psutil
+from canary_hey import bench_main, one_body_demo
 
 from mdash.canary import canary
-from mdash.demo.stack import DemoStack
-
-BODY = {"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": [5.9, 3.0, 5.1, 1.8]}]}
 
 
 def growth(url: str, dataset: str, n: int) -> tuple[float, float]:
@@ -53,12 +47,10 @@ def growth(url: str, dataset: str, n: int) -> tuple[float, float]:
 def run(quick: bool = False) -> list[dict]:
     n = 20_000 if quick else 100_000
     scale = 100_000 / n
-    with tempfile.TemporaryDirectory() as tmp, DemoStack(prometheus=False, traffic=False) as demo:
-        dataset = Path(tmp) / "one.jsonl"
-        dataset.write_text(json.dumps(BODY) + "\n")
-        growth(demo.stable_url, str(dataset), 2000)
-        small = growth(demo.stable_url, str(dataset), n // 10)
-        big = growth(demo.stable_url, str(dataset), n)
+    with one_body_demo() as (demo, dataset):
+        growth(demo.stable_url, dataset, 2000)
+        small = growth(demo.stable_url, dataset, n // 10)
+        big = growth(demo.stable_url, dataset, n)
     label = "1e5 requests" + (" (2e4 scaled x5)" if quick else "")
     return [
         {"measure": f"peak RSS growth MB, {label}", "mdash": big[0] * scale, "peer": small[0] * scale,
@@ -68,14 +60,7 @@ def run(quick: bool = False) -> list[dict]:
     ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    from run import table
-
-    print(table(run(parser.parse_args(argv).quick)))
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bench_main(run, __doc__))

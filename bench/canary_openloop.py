@@ -9,19 +9,15 @@ achieved rate within 2 % of the requested rate.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
+
+from canary_hey import BODY, bench_main, one_body_demo
 
 from mdash.canary import canary
-from mdash.demo.stack import DemoStack
-
-BODY = {"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": [5.9, 3.0, 5.1, 1.8]}]}
 
 
 def hey_rate(url: str, rate: float, n: int) -> float | None:
@@ -36,12 +32,10 @@ def hey_rate(url: str, rate: float, n: int) -> float | None:
 def run(quick: bool = False) -> list[dict]:
     seconds = 2 if quick else 5
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, DemoStack(prometheus=False, traffic=False) as demo:
-        dataset = Path(tmp) / "one.jsonl"
-        dataset.write_text(json.dumps(BODY) + "\n")
+    with one_body_demo() as (demo, dataset):
         for rate in (100, 500, 1000):
             n = int(rate * seconds)
-            report = canary(endpoint=demo.stable_url, model="iris", dataset=str(dataset), requests=n, rate=rate,
+            report = canary(endpoint=demo.stable_url, model="iris", dataset=dataset, requests=n, rate=rate,
                             audit=False, warmup=20)
             got = report.arms["canary"]["throughput_rps"]
             peer = hey_rate(f"{demo.stable_url}/v2/models/iris/infer", rate, n)
@@ -51,14 +45,7 @@ def run(quick: bool = False) -> list[dict]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    from run import table
-
-    print(table(run(parser.parse_args(argv).quick)))
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(bench_main(run, __doc__))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,8 @@ def audit_in_tmp(tmp_path, monkeypatch):
 
 
 def demo(**faults) -> DemoStack:
-    return DemoStack(prometheus=False, traffic=False, seed=0, **faults).start()
+    """A seeded demo pair without background traffic (so the servers' fault draws are reproducible)."""
+    return DemoStack(prometheus=False, traffic=False, seed=0, **faults)
 
 
 def run(stack: DemoStack, requests: int = 300, baseline: str | None = None, **kw):
@@ -38,9 +40,8 @@ def failing(report) -> set[str]:
 
 @pytest.fixture(scope="module")
 def healthy():
-    stack = demo()
-    yield stack
-    stack.stop()
+    with demo() as stack:
+        yield stack
 
 
 def test_stable_against_itself_passes(healthy):
@@ -50,50 +51,37 @@ def test_stable_against_itself_passes(healthy):
 
 
 def test_slower_canary_fails_on_latency():
-    stack = demo(canary_latency_ms=1.0)
-    try:
+    with demo(canary_latency_ms=1.0) as stack:
         stack.set_faults("canary", latency_jitter=0)
         report = run(stack, latency_tolerance=0.3)
-    finally:
-        stack.stop()
     lat = report.arms["canary"]["latency_ms"]["p50"] / report.arms["baseline"]["latency_ms"]["p50"]
     assert lat > 1.3, report.summary()
     assert report.verdict == "fail" and failing(report) == {"latency"}, report.summary()
 
 
 def test_two_points_more_errors_fail_on_the_error_rate():
-    stack = demo(canary_errors=0.02)
-    try:
+    with demo(canary_errors=0.02) as stack:
         report = run(stack, requests=500)
-    finally:
-        stack.stop()
     assert report.verdict == "fail", report.summary()
     assert failing(report) <= {"error_rate", "error_limit"} and failing(report), report.summary()
     assert "HTTP 500" in report.arms["canary"]["errors_by_reason"]
 
 
 def test_twenty_percent_wrong_predictions_fail_on_accuracy():
-    stack = demo(canary_noise=0.45)
-    try:
+    with demo(canary_noise=0.45) as stack:
         report = run(stack, requests=450)
-    finally:
-        stack.stop()
     acc = report.arms["baseline"]["quality"]["accuracy"] - report.arms["canary"]["quality"]["accuracy"]
     assert 0.12 < acc < 0.3, report.summary()
     assert "accuracy" in failing(report) and not failing(report) & {"latency", "error_rate"}, report.summary()
 
 
 def test_a_canary_process_killed_mid_run_fails_with_the_cause():
-    stack = demo()
-
     def kill(p):
         if p.arm == "canary" and p.done >= 60 and stack.pids.get("canary"):
             os.kill(stack.pids.pop("canary"), signal.SIGKILL)
 
-    try:
+    with demo() as stack:
         report = run(stack, requests=300, progress=kill)
-    finally:
-        stack.stop()
     assert report.verdict in ("fail", "inconclusive")
     assert report.arms["canary"]["errors"] > 100, report.summary()
     assert "connection refused" in report.summary()
@@ -114,7 +102,7 @@ def test_cli_report_replays_to_identical_output(healthy, tmp_path, capsys):
 
 def test_cli_names_the_malformed_dataset_line_and_exits_3(healthy, tmp_path, capsys):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(open(IRIS).readline() + "{not json\n")
+    bad.write_text(Path(IRIS).read_text().splitlines()[0] + "\n{not json\n")
     code = main(["canary", "--endpoint", healthy.canary_url, "--model", "iris", "--dataset", str(bad)])
     assert code == 3
     assert f"{bad}:2: not valid JSON" in capsys.readouterr().err
