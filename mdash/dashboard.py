@@ -127,10 +127,18 @@ class Dashboard:
         """The model's preset; "auto" is detected once from a scrape of its /metrics (or Prometheus' metric names)."""
         if model.preset != "auto":
             return model.preset
-        if model.name not in self._presets:
-            presets = _optional("mdash.presets")
-            self._presets[model.name] = presets.detect(self._sample_text(model)) if presets else "generic-http"
+        if model.name in self._presets:
+            return self._presets[model.name]
+        presets = _optional("mdash.presets")
+        text = self._sample_text(model)
+        if not text or presets is None:
+            return "generic-http"  # nothing to read yet: not cached, so a later call detects for real
+        self._presets[model.name] = presets.detect(text)
         return self._presets[model.name]
+
+    def detected(self, model: ModelConfig) -> bool:
+        """True when the model's preset is explicit or was detected from a real scrape (not a fallback)."""
+        return model.preset != "auto" or model.name in self._presets
 
     def _sample_text(self, model: ModelConfig) -> str:
         """One exposition page of the model's metrics, or its metric names from Prometheus; "" when neither answers."""

@@ -65,3 +65,16 @@ def test_unreachable_prometheus_and_endpoint_fail(capsys):
 def test_nothing_to_check_is_a_config_error(capsys):
     assert main(["check"]) == 2
     assert "nothing to check" in capsys.readouterr().err
+
+
+def test_auto_preset_with_nothing_to_read_fails_instead_of_guessing(capsys):
+    down = f"http://127.0.0.1:{free_port()}"
+    assert main(["check", "--metrics", f"{down}/metrics", "--endpoint", down]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  preset" in out and "cannot detect the server" in out
+
+
+def test_auto_preset_detected_from_a_real_scrape_is_reported(capsys, demo):
+    assert main(["check", "--endpoint", demo.stable_url, "--metrics", f"{demo.stable_url}/metrics"]) == 0
+    out = capsys.readouterr().out
+    assert "ok    preset" in out and "mdash-demo (detected)" in out
