@@ -50,24 +50,24 @@ class Preset:
 # --- small builders, so the tables below read like the PromQL they generate ---------------------------------
 
 
-def s_rate(metric: str, **labels: str) -> Agg:
+def s_rate(metric: str, w: float = WINDOW, **labels: str) -> Agg:
     """sum(rate(metric[1m]))"""
-    return Agg("sum", rate(metric, WINDOW, **labels))
+    return Agg("sum", rate(metric, w, **labels))
 
 
-def by(label: str, metric: str, **labels: str) -> Agg:
+def by(label: str, metric: str, w: float = WINDOW, **labels: str) -> Agg:
     """sum by (label) (rate(metric[1m]))"""
-    return Agg("sum", rate(metric, WINDOW, **labels), by=(label,))
+    return Agg("sum", rate(metric, w, **labels), by=(label,))
 
 
 def scaled(node: Node, divisor: float) -> Node:
     return node if divisor == 1 else BinOp(node, "/", Num(divisor))
 
 
-def latency(bucket: str, divisor: float = 1, **labels: str) -> Row:
+def latency(bucket: str, divisor: float = 1, w: float = WINDOW, **labels: str) -> Row:
     """p95, p50, p99 from a histogram's buckets (p95 first: it is the panel's value and what thresholds judge)."""
     qs = tuple(
-        (scaled(Quantile(q, Agg("sum", rate(bucket, WINDOW, **labels), by=("le",))), divisor), f"p{round(q * 100)}")
+        (scaled(Quantile(q, Agg("sum", rate(bucket, w, **labels), by=("le",))), divisor), f"p{round(q * 100)}")
         for q in (0.95, 0.5, 0.99)
     )
     return Row("latency", "performance", qs, unit="s")
@@ -87,13 +87,13 @@ def error_ratio(errors: Node, total: Node, note: str = "") -> Row:
                warn=0.01, crit=0.05, note=note)
 
 
-def errors_by(label: str, metric: str, **labels: str) -> Row:
-    return Row(f"errors by {label}", "exceptions", ((by(label, metric, **labels), "{{" + label + "}}"),), unit="/s")
+def errors_by(label: str, metric: str, w: float = WINDOW, **labels: str) -> Row:
+    return Row(f"errors by {label}", "exceptions", ((by(label, metric, w, **labels), "{{" + label + "}}"),), unit="/s")
 
 
-def process_rows(note: str = "") -> tuple[Row, ...]:
+def process_rows(note: str = "", w: float = WINDOW) -> tuple[Row, ...]:
     return (
-        Row("process CPU", "resources", ((s_rate("process_cpu_seconds_total"), "cores"),), unit="cores", note=note),
+        Row("process CPU", "resources", ((s_rate("process_cpu_seconds_total", w), "cores"),), unit="cores", note=note),
         Row("process RSS", "resources", ((Agg("sum", sel("process_resident_memory_bytes")), "rss"),), unit="bytes",
             note=note),
     )
@@ -107,21 +107,22 @@ def plus_zero(a: Node, b: Node) -> Node:
 # --- the tables ---------------------------------------------------------------------------------------------
 
 _DEMO = "mdash_demo_"
+DEMO_WINDOW = 15.0  # the demo is scraped every 1-2 s: a short window shows injected faults within two refreshes
 _CONF = "mdash_demo_confusion_total"
 
 
 def _per_class(outcome: str) -> Agg:
-    return by("class", _CONF, outcome=outcome)
+    return by("class", _CONF, DEMO_WINDOW, outcome=outcome)
 
 
 MDASH_DEMO = Preset(
     "mdash-demo", "mdash demo model server", (_DEMO,), ("docs/demo.md (mdash's own server)",),
     (
-        latency(f"{_DEMO}request_duration_seconds_bucket"),
-        throughput(s_rate(f"{_DEMO}requests_total")),
-        error_ratio(s_rate(f"{_DEMO}requests_total", code="~5.."), s_rate(f"{_DEMO}requests_total")),
+        latency(f"{_DEMO}request_duration_seconds_bucket", w=DEMO_WINDOW),
+        throughput(s_rate(w=DEMO_WINDOW, metric=f"{_DEMO}requests_total")),
+        error_ratio(s_rate(w=DEMO_WINDOW, metric=f"{_DEMO}requests_total", code="~5.."), s_rate(w=DEMO_WINDOW, metric=f"{_DEMO}requests_total")),
         Row("accuracy", "performance",
-            ((BinOp(s_rate(f"{_DEMO}feedback_total", correct="true"), "/", s_rate(f"{_DEMO}feedback_total")),
+            ((BinOp(s_rate(w=DEMO_WINDOW, metric=f"{_DEMO}feedback_total", correct="true"), "/", s_rate(w=DEMO_WINDOW, metric=f"{_DEMO}feedback_total")),
               "accuracy"),), unit="ratio", warn=0.9, crit=0.8, better="higher", note="from ground-truth feedback"),
         Row("recall (macro)", "performance",
             ((Agg("avg", BinOp(_per_class("tp"), "/", BinOp(_per_class("tp"), "+", _per_class("fn")))), "recall"),),
@@ -131,15 +132,15 @@ MDASH_DEMO = Preset(
                                BinOp(BinOp(BinOp(Num(2), "*", _per_class("tp")), "+", _per_class("fp")), "+",
                                      _per_class("fn")))), "F1"),),
             unit="ratio", warn=0.9, crit=0.8, better="higher", note="from ground-truth feedback"),
-        errors_by("code", f"{_DEMO}requests_total", code="~[45].."),
-        errors_by("reason", f"{_DEMO}inference_failures_total"),
-        Row("timeouts", "exceptions", ((s_rate(f"{_DEMO}timeouts_total"), "timeouts"),), unit="/s", warn=0.01),
-        Row("wrong predictions", "exceptions", ((s_rate(f"{_DEMO}feedback_total", correct="false"), "wrong"),),
+        errors_by("code", f"{_DEMO}requests_total", DEMO_WINDOW, code="~[45].."),
+        errors_by("reason", f"{_DEMO}inference_failures_total", DEMO_WINDOW),
+        Row("timeouts", "exceptions", ((s_rate(w=DEMO_WINDOW, metric=f"{_DEMO}timeouts_total"), "timeouts"),), unit="/s", warn=0.01),
+        Row("wrong predictions", "exceptions", ((s_rate(w=DEMO_WINDOW, metric=f"{_DEMO}feedback_total", correct="false"), "wrong"),),
             unit="/s", note="ground-truth feedback that disagreed (prediction noise)"),
         Row("mean predicted class", "exceptions",
-            ((BinOp(s_rate(f"{_DEMO}prediction_value_sum"), "/", s_rate(f"{_DEMO}prediction_value_count")),
+            ((BinOp(s_rate(w=DEMO_WINDOW, metric=f"{_DEMO}prediction_value_sum"), "/", s_rate(w=DEMO_WINDOW, metric=f"{_DEMO}prediction_value_count")),
               "mean class"),), note="moves when inputs or outputs drift"),
-        *process_rows(),
+        *process_rows(w=DEMO_WINDOW),
     ),
 )
 
