@@ -242,7 +242,8 @@ class MdashApp(App):
         for grid in self.query(".panels").results(Grid):
             fam = self.families[self._index_of(grid)]
             if len(fam.members) == 1:
-                grid.styles.grid_size_columns = max(1, min(4, width // (CARD_WIDTH + 2)))
+                fit = max(1, min(4, width // (CARD_WIDTH + 2)))
+                grid.styles.grid_size_columns = max(1, min(fit, len(grid.children)))
         widths = [c.content_size.width for c in self._visible_cards() if c.content_size.width]
         if self._zoom_screen() is not None:
             widths = [self.size.width]
@@ -473,6 +474,10 @@ class MdashApp(App):
         self._fit_columns()
         self.refresh_data()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Filtering and zooming mean nothing on the zoomed screen: hide them from its footer."""
+        return not (action in ("filter", "zoom") and self._zoom_screen() is not None)
+
     def _zoom_screen(self) -> Any:
         from mdash.tui.screens import ZoomScreen
 
@@ -487,10 +492,13 @@ class MdashApp(App):
         return {m.name: m for m in getattr(self.dashboard.config, "models", [])}
 
     def current_models(self) -> tuple[str, str | None]:
-        """(the model an action should target, its baseline): the canary of the active tab when there is one."""
-        card = self.focused_card()
+        """(the model an action targets, its baseline): the active tab's canary when it has one."""
+        configs = self.model_configs()
         fam = self.active_family()
-        target = card.spec.model if card else (fam.members[-1] if fam.members else "")
+        card = self.focused_card()
+        canaries = [m for m in fam.members if m.endswith("-canary") or getattr(configs.get(m), "baseline", None)]
+        target = canaries[0] if canaries else (card.spec.model if card and card.spec.model else "")
+        target = target or (fam.members[0] if fam.members else "")
         others = [m for m in fam.members if m != target]
         return target, (others[0] if others else None)
 

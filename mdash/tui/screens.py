@@ -30,22 +30,20 @@ from mdash.tui.widgets import PALETTE, STATE_LABEL, PanelCard
 
 HELP = """\
 [b]Keys[/b]
-  q          quit                         p        pause / resume refreshing
-  + / -      refresh less / more often    t        time range 5m → 15m → 1h → 6h → 24h
-  /          filter panels (esc clears)   r        refresh now
-  tab        next panel (shift+tab back)  enter    zoom the focused panel (esc back)
-  c          canary: test traffic judged against the baseline
-  b          rollback: shows the exact request, asks you to type the model name
-  e          export snapshot JSON + CSV and an SVG screenshot
-  ctrl+p     command palette              ?        this help
-  1-9 / ←→   on the tab bar: switch model
+  q  quit               p  pause / resume       r  refresh now
+  +  refresh slower     -  refresh faster       t  range 5m..24h
+  /  filter panels (esc clears)     tab, shift+tab  next, previous panel
+  enter  zoom the panel (esc back)  1-9  switch model tab
+  c  canary: test traffic judged against the baseline
+  b  rollback: shows the exact request, asks for the model name
+  e  export snapshot JSON + CSV and an SVG screenshot
+  ctrl+p  command palette           ?  this help
 
-[b]Panel colours[/b]
-  [green]ok[/green]  [yellow]warn[/yellow]  [red]crit / error[/red] (the source's error text is shown)
-  [dim]no data[/dim] nothing came back   [dim]STALE 42s[/dim] the source failed; last good data, dimmed
-
-Stable and canary versions of a model share a tab: stable left, canary right.
-Only the panels on screen are fetched; paused, nothing is."""
+[b]Panels[/b]
+  [green]ok[/green]  [yellow]warn[/yellow]  [red]crit[/red]  [red]ERROR[/red] with the source's own error text
+  no data: nothing came back        STALE 42s: last good data, dimmed
+  Stable and canary share a tab: stable left, canary right.
+  Only the panels on screen are fetched; paused, nothing is."""
 
 
 class HelpScreen(ModalScreen):
@@ -187,6 +185,8 @@ class CanaryScreen(ModalScreen):
         except ValueError as err:
             self._say(Text(str(err), style="red"))
             return
+        if self.app.audit_log:
+            kw["audit_log"] = self.app.audit_log
         self.running = True
         self.cancel.clear()
         self.progress.clear()
@@ -348,20 +348,20 @@ class RollbackScreen(ModalScreen):
 
 
 def plan_text(plan: Any) -> Text:
-    """A planned request as people read it: method and URL, headers (secret already redacted), body."""
+    """A planned request as people read it: method and URL, the body, then the headers (secrets redacted)."""
     text = Text()
     text.append(f"{getattr(plan, 'method', 'POST')} ", style="bold")
     text.append(f"{plan.url}\n", style="bold cyan")
-    for name, value in dict(getattr(plan, "headers", {}) or {}).items():
-        text.append(f"{name}: ", style="dim")
-        text.append(f"{value}\n")
     body = getattr(plan, "body", "")
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
     if isinstance(body, str):
         with contextlib.suppress(ValueError):
             body = json.loads(body)
-    text.append(body if isinstance(body, str) else json.dumps(body, indent=2, sort_keys=True))
+    text.append((body if isinstance(body, str) else json.dumps(body, indent=2, sort_keys=True)) + "\n")
+    for name, value in dict(getattr(plan, "headers", {}) or {}).items():
+        text.append(f"{name}: ", style="dim")
+        text.append(f"{value}\n", style="dim")
     return text
 
 
@@ -416,9 +416,9 @@ class ExportScreen(ModalScreen):
         except OSError as err:
             self.query_one("#x-result", Static).update(Text(f"could not write to {directory}: {err}", style="red"))
             return
-        text = Text("written:\n", style="bold green")
+        text = Text(f"written to {directory.resolve()}:\n", style="bold green")
         for path in self.written:
-            text.append(f"  {path}\n")
+            text.append(f"  {path.name}\n")
         if self.snapshot is None:
             text.append("no data yet: only the screenshot", style="yellow")
         self.query_one("#x-result", Static).update(text)

@@ -148,7 +148,7 @@ class PanelCard(Widget, can_focus=True):
 
     DEFAULT_CSS = """
     PanelCard { height: 7; border: round $panel-lighten-2; padding: 0 1; }
-    PanelCard:focus { border: heavy $accent; }
+    PanelCard:focus { border: heavy $primary-lighten-2; }
     PanelCard.-warn { border: round $warning; }
     PanelCard.-crit, PanelCard.-error { border: round $error; }
     PanelCard.-stale, PanelCard.-nodata { border: round $panel-lighten-1; }
@@ -184,7 +184,7 @@ class PanelCard(Widget, can_focus=True):
         if view is None:
             return Text("waiting for data…", style="dim")
         if view.state == "error" or not any(np.isfinite(v).any() for _, v in view.series):
-            return _message(view, height)
+            return _message(view)
         if height < 2:
             return legend_text(view, width)
         graph = graph_text(view, width, height - 1, dim=view.state == "stale")
@@ -196,7 +196,7 @@ class PanelCard(Widget, can_focus=True):
         return Text.assemble(graph, "\n", tail)
 
 
-def _message(view: PanelView, height: int) -> Text:
+def _message(view: PanelView) -> Text:
     """A panel with no line to draw: the source's error text verbatim, a single stat, or why there is no data."""
     if view.state == "error":
         text = Text("ERROR ", style="bold red")
@@ -210,7 +210,7 @@ def _message(view: PanelView, height: int) -> Text:
         text = Text("no data", style="bold")
         detail = view.error or view.spec.note
         if detail:
-            text.append(f" — {detail}", style="dim")
+            text.append(f"\n{detail}", style="dim")
     return text
 
 
