@@ -73,13 +73,11 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from run import table  # bench/run.py, beside this file: the same Markdown table for every benchmark
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    rows = run(parser.parse_args(argv).quick)
-    cols = ("measure", "mdash", "peer", "ratio", "goal", "met")
-    print("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
-    for r in rows:
-        print(f"| {r['measure']} | {r['mdash']:.0f} | {r['peer']:.0f} | {r['ratio']:.2f} | {r['goal']} | {'yes' if r['met'] else 'no'} |")
+    print(table(run(parser.parse_args(argv).quick)))
     return 0
 
 
