@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mdash.errors import MdashError, SourceError
+from mdash.errors import DatasetError, MdashError, SourceError
 
 
 def register(subparsers) -> None:
@@ -72,8 +72,12 @@ def run(args: argparse.Namespace) -> int:
         err.exit_code = 3  # every failure before a verdict means "could not run"
         raise
     if args.report:
-        with open(args.report, "w", encoding="utf-8") as fh:
-            fh.write(report.to_json())
+        try:
+            with open(args.report, "w", encoding="utf-8") as fh:
+                fh.write(report.to_json())
+        except OSError as err:
+            raise DatasetError(f"cannot write the report to {args.report} ({err.strerror}): "
+                               "give a writable path to --report") from None
     print(report.to_json(indent=2, samples=False) if args.json else report.summary())
     if args.rollback_on_fail and report.verdict == "fail" and not args.replay:
         roll_back(args, report)
