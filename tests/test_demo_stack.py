@@ -14,7 +14,6 @@ import urllib.request
 
 import psutil
 import pytest
-from conftest import needs_prometheus
 
 from mdash.demo.stack import DemoStack
 from mdash.errors import ConfigError
@@ -66,13 +65,6 @@ def test_set_faults_changes_the_canary_at_run_time_and_rejects_bad_knobs():
 def test_bad_fault_values_are_refused_before_anything_starts():
     with pytest.raises(ConfigError, match="canary_errors"):
         DemoStack(canary_errors=1.5)
-
-
-@needs_prometheus
-def test_stack_with_prometheus_has_latency_data_for_both_models_within_15_s():
-    with DemoStack(prometheus=True) as stack:
-        assert stack.prometheus_url and stack.config().prometheus.url == stack.prometheus_url
-        assert stack.wait_for_data(15)
 
 
 def test_mdash_demo_stops_on_sigterm_leaving_no_process_behind():
