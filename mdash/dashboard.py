@@ -258,7 +258,7 @@ class Dashboard:
             else:
                 try:
                     scraper = self._scrapers[url]
-                    fetched[spec.key] = _merge([scraper.evaluate(q.expr, start, end, step) for q in spec.queries])
+                    fetched[spec.key] = _merge([scraper.evaluate(q.expr, start, end, step, legend=q.legend) for q in spec.queries])
                 except MdashError as err:
                     fetched[spec.key] = err
         failed = [f"{url}: {err}" for url, err in scraped.items() if err is not None]
