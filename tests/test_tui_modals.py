@@ -6,7 +6,7 @@ import json
 
 import pytest
 from textual.widgets import Button, Input, ProgressBar
-from tui_fakes import T0, FakeDashboard, fake_canary, screen_text
+from tui_fakes import T0, FakeDashboard, fake_canary, screen_text, settle
 
 from mdash.actions import RollbackSettings
 from mdash.actions.receiver import Receiver
@@ -14,12 +14,6 @@ from mdash.tui.app import Actions, MdashApp
 from mdash.tui.screens import CanaryScreen, ExportScreen, RollbackScreen
 
 SECRET = "tui-test-secret-1234"
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def make_app(actions: Actions, dash: FakeDashboard | None = None, **kw) -> MdashApp:

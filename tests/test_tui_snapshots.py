@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from tui_fakes import T0, FakeDashboard
+from tui_fakes import T0, FakeDashboard, settle
 
 from mdash.tui.app import Actions, MdashApp
 
@@ -27,23 +27,17 @@ def make_app(models=("iris-stable", "iris-canary", "fraud")) -> MdashApp:
     return MdashApp(FakeDashboard(models=models), live=False, clock=lambda: T0, actions=Actions())
 
 
-async def fetched(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
 def test_dashboard_at_80x24(snap_compare):
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=fetched)
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=settle)
 
 
 def test_dashboard_at_160x48(snap_compare):
-    assert snap_compare(make_app(), terminal_size=(160, 48), run_before=fetched)
+    assert snap_compare(make_app(), terminal_size=(160, 48), run_before=settle)
 
 
 def test_single_model_with_feed_at_160x48(snap_compare):
     async def scrolled(pilot) -> None:
-        await fetched(pilot)
+        await settle(pilot)
         pilot.app.query_one(".pane").scroll_end(animate=False)
         await pilot.pause()
 
@@ -52,8 +46,8 @@ def test_single_model_with_feed_at_160x48(snap_compare):
 
 def test_zoomed_panel_at_80x24(snap_compare):
     async def zoomed(pilot) -> None:
-        await fetched(pilot)
+        await settle(pilot)
         await pilot.press("enter")
-        await fetched(pilot)
+        await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=zoomed)

@@ -118,6 +118,14 @@ class FakeDashboard:
         pass
 
 
+async def settle(pilot) -> None:
+    """Let the app handle what is queued and finish every worker, including fetches a fetch started."""
+    await pilot.pause()
+    while len(pilot.app.workers):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
 def screen_text(app) -> str:
     """The current screen as plain text (what export_screenshot draws, without the SVG)."""
     console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(), record=True,

@@ -231,24 +231,27 @@ class MdashApp(App):
         self._start_timer()
         self._update_status()
         self.call_after_refresh(self._fit_columns)
-        self.call_after_refresh(self.refresh_data)
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._fit_columns)
 
     def _fit_columns(self) -> None:
-        """Single-version tabs get as many ~40-cell columns as fit; the query asks ~2 points per cell."""
+        """Single-version tabs get as many ~40-cell columns as fit (no more than a group has panels); each query
+        asks 2 points per cell of the widest graph on screen, so history never exceeds twice the graph width."""
         width = self.size.width
         for grid in self.query(".panels").results(Grid):
             fam = self.families[self._index_of(grid)]
             if len(fam.members) == 1:
                 fit = max(1, min(4, width // (CARD_WIDTH + 2)))
                 grid.styles.grid_size_columns = max(1, min(fit, len(grid.children)))
-        widths = [c.content_size.width for c in self._visible_cards() if c.content_size.width]
-        if self._zoom_screen() is not None:
-            widths = [self.size.width]
-        if widths:
-            self.dashboard.points = max(60, min(11000, 2 * max(widths)))
+        index = self.families.index(self.active_family()) if self.families else 0
+        columns = [g.styles.grid_size_columns or 1 for g in self.query(".panels").results(Grid)
+                   if self._index_of(g) == index]
+        cells = width if self._zoom_screen() is not None else width // max(1, min(columns, default=1))
+        points = max(60, min(11000, 2 * cells))
+        if points != self.dashboard.points or self.last_snapshot is None:
+            self.dashboard.points = points
+            self.refresh_data()  # the first fetch, or a refetch at the new resolution
 
     def _index_of(self, widget: Any) -> int:
         for node in widget.ancestors:
@@ -295,9 +298,10 @@ class MdashApp(App):
             return
         models = sorted({c.spec.model for c in cards if c.spec.model})
         self._inflight = self.clock()
-        self.run_worker(self._fetch(models, keys), name="fetch", group="fetch", exit_on_error=False)
+        self.run_worker(self._fetch(models, keys, self.dashboard.points), name="fetch", group="fetch",
+                        exit_on_error=False)
 
-    async def _fetch(self, models: list[str], keys: set[str]) -> None:
+    async def _fetch(self, models: list[str], keys: set[str], points: int) -> None:
         try:
             snap = await in_daemon_thread(lambda: self.dashboard.snapshot(models=models or None, keys=keys))
         except Exception as err:  # noqa: BLE001 - a failing source fails the panels, never the app
@@ -310,6 +314,8 @@ class MdashApp(App):
             self._inflight = None
             self.fetches += 1
             self._update_status()
+        if self.dashboard.points != points:  # the layout changed meanwhile: fetch again at its resolution
+            self.refresh_data()
 
     def apply(self, snap: Snapshot, keys: set[str] | None = None) -> None:
         """Hand each panel its new view, log what changed in the feed, refresh the header."""
@@ -324,8 +330,7 @@ class MdashApp(App):
         for result in snap.panels:
             cards = by_key.get(result.spec.key, [])
             zoomed = zoom is not None and zoom.key == result.spec.key
-            width = self.size.width if zoomed else max((c.content_size.width for c in cards), default=0) or 80
-            view = PanelView.from_result(result, start, end, max_points=2 * width)
+            view = PanelView.from_result(result, start, end, max_points=self.dashboard.points)
             for card in cards:
                 card.show(view)
             if zoomed:
@@ -374,8 +379,9 @@ class MdashApp(App):
             self.set_focus(None)  # a focused card in the old tab would pull it back
             self.call_after_refresh(self._focus_first_card)
         self._update_feed()
+        if self.last_snapshot is not None:  # the first fetch waits for the layout (_fit_columns)
+            self.refresh_data()
         self.call_after_refresh(self._fit_columns)
-        self.refresh_data()
 
     # ---- actions ------------------------------------------------------------------------------------------
 
