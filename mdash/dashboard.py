@@ -261,7 +261,7 @@ class Dashboard:
                     fetched[spec.key] = _merge([scraper.evaluate(q.expr, start, end, step, legend=q.legend) for q in spec.queries])
                 except MdashError as err:
                     fetched[spec.key] = err
-        failed = [f"{url}: {err}" for url, err in scraped.items() if err is not None]
+        failed = [str(err) for err in scraped.values() if err is not None]  # the error names its URL
         return fetched, failed if failed and len(failed) == len(scraped) else []
 
     def _fetch_host(self, specs: list[PanelSpec]) -> dict[str, Any]:

@@ -86,3 +86,17 @@ def test_no_config_snapshots_the_embedded_demo(capsys):
     models = {p["model"] for p in doc["panels"]}
     assert {"iris-stable", "iris-canary"} <= models
     assert any(p["state"] in ("ok", "warn", "crit") for p in doc["panels"] if p["model"] == "iris-canary")
+
+
+def test_direct_mode_against_a_server_mdash_did_not_configure_detects_the_preset_and_has_rates(capsys):
+    from mdash.demo.stack import DemoStack
+
+    with DemoStack(prometheus=False, traffic=True, traffic_rps=30.0) as demo:
+        url = demo.stable_url
+        assert main(["snapshot", "--endpoint", url, "--metrics", f"{url}/metrics", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["source"] == "direct"
+    panels = {p["title"]: p for p in doc["panels"]}
+    assert "accuracy" in panels  # only the mdash-demo preset has ground-truth panels: detection worked
+    rps = panels["requests/s"]
+    assert rps["state"] == "ok" and rps["value"] > 0

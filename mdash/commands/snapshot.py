@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from mdash.commands._common import add_source_args, dashboard_from_args
 
@@ -13,7 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "snapshot",
         help="print every panel once (table, JSON or CSV)",
         description="Fetch every panel once and print it. Exit 0 when it ran (even with panel errors), "
-        "2 for a bad config, 3 when no data source answered.",
+        "2 for a bad config, 3 when no data source answered. Without Prometheus (direct mode) it scrapes twice, "
+        "one refresh interval apart, so rates have two points.",
     )
     add_source_args(p)
     p.add_argument("--format", "-f", choices=("table", "json", "csv"), default="table", help="output format")
@@ -34,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
         if range_seconds:
             dash.range_seconds = range_seconds
         dash.points = args.points
+        if dash.source == "direct":  # a rate needs two scrapes: take one, wait one refresh interval, then report
+            dash.snapshot()
+            time.sleep(min(dash.config.interval, 5.0))
         snap = dash.snapshot()
     sys.stdout.write(render(snap, args.format))
     sys.stdout.flush()
