@@ -11,7 +11,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -209,22 +209,25 @@ class Dashboard:
         """Every query of every spec at once on the pool; per spec a merged frame or the first error."""
         assert self._prom is not None
         alerts_job = self._pool.submit(self._prom.alerts) if ALERTS_PANEL in specs else None
-        jobs = {
-            s.key: [self._pool.submit(self._prom.range, q.promql, start, end, step, q.legend) for q in s.queries]
+        jobs = {  # one request per panel: range_many joins a panel's queries
+            s.key: self._pool.submit(self._prom.range_many, [(q.promql, q.legend) for q in s.queries], start, end, step)
             for s in specs
-            if s is not ALERTS_PANEL
+            if s is not ALERTS_PANEL and s.queries
         }
+        jobs.update({s.key: None for s in specs if s is not ALERTS_PANEL and not s.queries})
         fetched: dict[str, Any] = {}
         alerts: list[Alert] = []
         unreachable: list[str] = []
         for key, job in [*jobs.items(), *([(ALERTS_PANEL.key, alerts_job)] if alerts_job else [])]:
             try:
-                if isinstance(job, Future):
+                if job is None:
+                    fetched[key] = pd.DataFrame()
+                elif key == ALERTS_PANEL.key:
                     alerts = job.result()
                     firing = float(sum(a.state == "firing" for a in alerts))
                     fetched[key] = pd.DataFrame({"firing": [firing]}, index=pd.to_datetime([end], unit="s", utc=True))
                 else:
-                    fetched[key] = _merge([f.result() for f in job]) if job else pd.DataFrame()
+                    fetched[key] = _merge(job.result())
             except MdashError as err:
                 fetched[key] = err
                 if isinstance(err, SourceError) and not isinstance(err, QueryError):

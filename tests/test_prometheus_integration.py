@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from promtools import BUCKETS, Exporter
 from mdash.config import Config, PrometheusConfig
 from mdash.dashboard import Dashboard
 from mdash.demo.prometheus import PrometheusServer
+from mdash.errors import QueryError
 from mdash.panels import PanelSpec, Query
 from mdash.sources.prometheus import PrometheusSource
 
@@ -103,3 +105,26 @@ def test_build_info_and_notebook_query(live):
     with Dashboard(Config(prometheus=PrometheusConfig(url=prom.url), range_seconds=120)) as dash:
         frame = dash.query("app_latency_seconds_count")
     assert str(frame.index.tz) == "UTC" and frame.iloc[-1, 0] == len(LATENCIES)
+
+
+def test_a_panels_queries_travel_as_one_request_and_come_back_apart(live):
+    _, prom = live
+    src = PrometheusSource(PrometheusConfig(url=prom.url))
+    now = float(math.ceil(time.time()))
+    queries = [("sum by (status) (app_requests_total)", "{{status}}"), ("vector(3)", "three")]
+    joined = src.range_many(queries, now - 60, now, 15)
+    alone = [src.range(q, now - 60, now, 15, legend) for q, legend in queries]
+    for got, want in zip(joined, alone, strict=True):
+        assert list(got.columns) == list(want.columns)
+        assert np.allclose(got.to_numpy(dtype=float), want.to_numpy(dtype=float), equal_nan=True)
+    assert sorted(joined[0].columns) == ["200", "500"] and list(joined[1].columns) == ["three"]
+    src.close()
+
+
+def test_one_bad_query_in_a_panel_reports_prometheus_own_text_for_it(live):
+    _, prom = live
+    src = PrometheusSource(PrometheusConfig(url=prom.url))
+    with pytest.raises(QueryError, match=r"HTTP 400 bad_data: 1:\d+: parse error") as err:
+        src.range_many([("vector(1)", ""), ("sum(up", "")], 0, 60, 15)
+    assert "label_replace" not in str(err.value)  # the user's query, not the joined one
+    src.close()
