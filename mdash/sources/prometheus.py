@@ -52,25 +52,45 @@ def legend_for(labels: dict[str, str], template: str, fallback: str) -> str:
 
 
 def to_frame(data: dict, template: str = "", fallback: str = "value") -> pd.DataFrame:
-    """A Prometheus ``data`` object (matrix, vector or scalar) as a frame: UTC DatetimeIndex, one float column a series."""
+    """A Prometheus ``data`` object (matrix, vector or scalar) as a frame: UTC DatetimeIndex, one float column a series.
+
+    Built as one 2-D array on the union of timestamps (10,000 series cost one array, not 10,000 Series to concat);
+    an answer that does not have Prometheus' shape is a QueryError naming the query, never another exception.
+    """
+    try:
+        names, stamps, values = _series(data, template, fallback)
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError, OverflowError) as err:
+        raise QueryError(f"{fallback}: not a Prometheus query answer ({type(err).__name__}: {err})") from None
+    if not names:
+        return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC"), dtype=float)
+    ms = np.unique(np.concatenate(stamps))
+    table = np.full((ms.size, len(names)), np.nan)
+    for j, (ts, vals) in enumerate(zip(stamps, values, strict=True)):
+        table[np.searchsorted(ms, ts), j] = vals
+    index = pd.DatetimeIndex((ms * 1_000_000).view("datetime64[ns]"), dtype=_UTC)
+    return pd.DataFrame(table, index=index, columns=pd.Index(names, dtype=object))
+
+
+def _series(data: dict, template: str, fallback: str) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+    """Column names (legends made unique), timestamps in ms and float values of each series of an answer."""
     kind, result = data.get("resultType"), data.get("result")
     if kind in ("scalar", "string"):
         result = [{"metric": {}, "value": result}]
-    columns: dict[str, pd.Series] = {}
+    names: list[str] = []
+    stamps: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    seen: set[str] = set()
     for item in result or []:
         pairs = item.get("values") or ([item["value"]] if "value" in item else [])
         name = legend_for(item.get("metric", {}), template, fallback)
         base, n = name, 2
-        while name in columns:
+        while name in seen:
             name, n = f"{base} #{n}", n + 1
-        ns = np.fromiter((round(float(p[0]) * 1000) for p in pairs), dtype=np.int64, count=len(pairs)) * 1_000_000
-        vals = np.fromiter((_float(p[1]) for p in pairs), dtype=float, count=len(pairs))
-        columns[name] = pd.Series(vals, index=pd.DatetimeIndex(ns.view("datetime64[ns]"), dtype=_UTC))
-    if not columns:
-        return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC"), dtype=float)
-    if len(columns) == 1:
-        return pd.DataFrame(columns)
-    return pd.concat(columns, axis=1).sort_index()
+        seen.add(name)
+        names.append(name)
+        stamps.append(np.fromiter((round(float(p[0]) * 1000) for p in pairs), dtype=np.int64, count=len(pairs)))
+        values.append(np.fromiter((_float(p[1]) for p in pairs), dtype=float, count=len(pairs)))
+    return names, stamps, values
 
 
 def _float(text: object) -> float:
@@ -148,7 +168,8 @@ class PrometheusSource:
         return {"data": data, "warnings": [str(w) for w in warnings]}
 
     def _params(self) -> dict:
-        return {"timeout": f"{self.config.timeout:g}s"}
+        # whole milliseconds: Prometheus refuses a fractional "0.5s" (bad_data), so every query would fail
+        return {"timeout": f"{max(1, round(self.config.timeout * 1000))}ms"}
 
     def instant(self, promql: str, at: float | None = None, legend: str = "") -> pd.DataFrame:
         """The value of ``promql`` at ``at`` (default: now) as a one-row frame per series."""
