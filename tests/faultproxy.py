@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+HOP_HEADERS = ("host", "content-length", "connection", "keep-alive", "accept-encoding")  # answers come back plain
 MODES = ("pass", "slow", "503", "bad_data", "nonjson", "truncated", "nan", "empty", "huge", "drop")
 
 
@@ -73,7 +74,7 @@ class FaultProxy:
         self.stop()
 
     def _forward(self, handler: BaseHTTPRequestHandler, body: bytes | None) -> tuple[int, str, bytes]:
-        headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("host", "content-length")}
+        headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_HEADERS}
         req = urllib.request.Request(self.upstream + handler.path, data=body, headers=headers,
                                      method=handler.command)
         try:
