@@ -34,6 +34,7 @@ def pool() -> tuple[dict[str, np.ndarray], list[int] | None]:
 
 
 def draw(rows: dict[str, np.ndarray], rng: np.random.Generator, scale: float = 1.0) -> ArmSamples:
+    """One simulated arm: PER_ARM recorded rows drawn with replacement, latencies scaled."""
     pick = rng.integers(0, rows["status"].size, PER_ARM)
     arm = ArmSamples(elapsed_s=PER_ARM / 300)
     for name in ArmSamples.COLUMNS:
@@ -61,6 +62,7 @@ def rates(runs: int, settings: CanarySettings) -> tuple[float, float]:
 
 
 def run(quick: bool = False) -> list[dict]:
+    """Rows: false-fail and detection rates, with and without effect margins."""
     runs = 30 if quick else 100
     ours = rates(runs, CanarySettings(endpoint="http://127.0.0.1:1"))
     naive = rates(runs, CanarySettings(endpoint="http://127.0.0.1:1", latency_tolerance=0, latency_min_shift_ms=0,

@@ -66,6 +66,7 @@ def ours(base: str, n: int, dataset: str) -> tuple[float, float]:
 
 
 def run(quick: bool = False) -> list[dict]:
+    """Rows: requests/s and p50 of mdash vs hey."""
     if shutil.which("hey") is None:
         return [{"measure": "canary vs hey", "mdash": "skipped: no hey binary (apt-get install hey)", "met": None}]
     n, repeat = (2000, 2) if quick else (4000, 5)

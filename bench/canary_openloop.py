@@ -21,6 +21,7 @@ from mdash.canary import canary
 
 
 def hey_rate(url: str, rate: float, n: int) -> float | None:
+    """hey's achieved req/s with its per-worker rate limit (None without hey)."""
     if shutil.which("hey") is None:
         return None
     out = subprocess.run(["hey", "-n", str(n), "-c", "10", "-q", str(rate / 10), "-m", "POST", "-T",
@@ -30,6 +31,7 @@ def hey_rate(url: str, rate: float, n: int) -> float | None:
 
 
 def run(quick: bool = False) -> list[dict]:
+    """Rows: achieved rate at 100, 500 and 1,000 req/s."""
     seconds = 2 if quick else 5
     rows = []
     with one_body_demo() as (demo, dataset):

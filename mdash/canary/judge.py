@@ -61,14 +61,17 @@ class Arm:
 
     @classmethod
     def of(cls, cols: dict[str, np.ndarray]) -> Arm:
+        """The judge's view of ArmSamples.arrays()."""
         return cls(cols["latency_us"], cols["status"], cols["payload"], cols["label"], cols["value"])
 
     @property
     def ok(self) -> np.ndarray:
+        """Requests answered 2xx."""
         return (self.status >= 200) & (self.status < 300)
 
     @property
     def readable(self) -> np.ndarray:
+        """Requests answered 2xx with a prediction that could be read."""
         return self.ok & (self.label != NO_LABEL)
 
 
@@ -78,10 +81,12 @@ def r(x: float | None, digits: int = 6) -> float | None:
 
 
 def pct(x: float) -> str:
+    """A fraction as a percentage for reasons."""
     return f"{100 * x:.1f} %"
 
 
 def fmt_p(p: float) -> str:
+    """A p-value with two significant digits."""
     return f"p={p:.2g}"
 
 
@@ -189,6 +194,7 @@ class Judge:
         return (": " + ", ".join(parts[:4])) if parts else ""
 
     def errors(self, reasons: dict[str, int]) -> Metric:
+        """Error rate, canary vs baseline (non-2xx, timeouts and connection failures)."""
         c, b = self.c, self.b
         return self.proportions("error_rate", int((~c.ok).sum()), c.ok.size, int((~b.ok).sum()), b.ok.size,
                                 "high", self.s.error_tolerance, "requests", self.error_detail(c, reasons))

@@ -196,6 +196,7 @@ class Engine:
             sem = asyncio.Semaphore(self.plan.concurrency)
 
             async def one(i: int, arm: str = arm, sem: asyncio.Semaphore = sem) -> tuple[int, bytes, str | None]:
+                """One warm-up request, at most ``concurrency`` at a time."""
                 async with sem:
                     return await self.exchange(arm, self.plan.payloads[i % len(self.plan.payloads)].body)
 
@@ -237,6 +238,7 @@ class Engine:
         end = self.deadline()
 
         async def worker() -> None:
+            """Send jobs one after another until they run out or the deadline passes."""
             for arm, idx in source:
                 now = time.perf_counter()
                 if now >= end:

@@ -12,6 +12,7 @@ from mdash.errors import DatasetError, MdashError, SourceError
 
 
 def register(subparsers) -> None:
+    """Add `mdash canary` and its flags."""
     p = subparsers.add_parser(
         "canary",
         help="send paired canary/baseline traffic and judge it (pass/fail/inconclusive)",
@@ -46,6 +47,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run (or replay) a canary, print the table or JSON, return the verdict's exit code."""
     from mdash.canary import CanarySettings, Report, canary
 
     try:
