@@ -80,12 +80,15 @@ def _series(data: dict, template: str, fallback: str) -> tuple[list[str], list[n
     stamps: list[np.ndarray] = []
     values: list[np.ndarray] = []
     seen: set[str] = set()
+    counts: dict[str, int] = {}
     for item in result or []:
         pairs = item.get("values") or ([item["value"]] if "value" in item else [])
         name = legend_for(item.get("metric", {}), template, fallback)
-        base, n = name, 2
-        while name in seen:
-            name, n = f"{base} #{n}", n + 1
+        base, n = name, counts.get(name, 1)
+        while name in seen:  # resumes where the last repeat of this legend stopped: linear in the series
+            n += 1
+            name = f"{base} #{n}"
+        counts[base] = n
         seen.add(name)
         names.append(name)
         stamps.append(np.fromiter((round(float(p[0]) * 1000) for p in pairs), dtype=np.int64, count=len(pairs)))
@@ -214,14 +217,16 @@ class PrometheusSource:
                 params=self._params(),
             )
             data = got["data"]
-            if not isinstance(data, dict) or not isinstance(data.get("result"), list):
+            if not isinstance(data, dict) or not isinstance(data.get("result"), list) or not all(
+                isinstance(item, dict) and isinstance(item.get("metric") or {}, dict) for item in data["result"]
+            ):  # not Prometheus' shape: each query alone says what is wrong with its answer
                 raise QueryError(f"{joined}: the answer has no data.result")
         except QueryError:
             return [self.range(promql, start, end, step, legend) for promql, legend in queries]
         parts: list[list[dict]] = [[] for _ in queries]
         for item in data["result"]:
             metric = dict(item.get("metric") or {})
-            index = metric.pop(_TAG, "")
+            index = str(metric.pop(_TAG, ""))
             if index.isdigit() and int(index) < len(parts):
                 parts[int(index)].append({**item, "metric": metric})
         frames = []
