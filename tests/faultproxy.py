@@ -2,7 +2,8 @@
 
 Used by the fault-matrix tests to put a real upstream (Prometheus, a model endpoint) behind the faults an
 on-call engineer meets: slow answers, 503, 400 bad_data, non-JSON, truncated JSON, NaN/Inf values, empty
-results, huge results, dropped connections.
+results, huge results, a "success" answer of the wrong shape (garbled), a 200 JSON body that is not an Open
+Inference Protocol answer (notv2), dropped connections. An upstream the proxy cannot reach is a 502.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HOP_HEADERS = ("host", "content-length", "connection", "keep-alive", "accept-encoding")  # answers come back plain
-MODES = ("pass", "slow", "503", "bad_data", "nonjson", "truncated", "nan", "empty", "huge", "drop")
+MODES = ("pass", "slow", "503", "bad_data", "nonjson", "truncated", "nan", "empty", "huge", "garbled", "notv2", "drop")
+GARBLED = [  # "success" answers whose result does not have Prometheus' shape
+    {"metric": {"instance": "a"}, "values": [["not a time", "1"]]},
+    "a bare string where a series belongs",
+]
 
 
 def _rewrite_values(body: dict, fn) -> dict:
@@ -86,6 +91,12 @@ class FaultProxy:
             return 502, "text/plain", f"upstream unreachable: {err}".encode()
 
     def _handle(self, h: BaseHTTPRequestHandler, body: bytes | None) -> None:
+        try:
+            self._answer(h, body)
+        except Exception as err:  # noqa: BLE001 - a proxy bug shows as a 502 with its text, never a hung client
+            self._send(h, 502, "text/plain", f"fault proxy failed: {type(err).__name__}: {err}".encode())
+
+    def _answer(self, h: BaseHTTPRequestHandler, body: bytes | None) -> None:
         self.requests += 1
         mode = self.mode
         if mode == "drop":
@@ -102,30 +113,32 @@ class FaultProxy:
             return self._send(h, 400, "application/json", json.dumps(err).encode())
         if mode == "nonjson":
             return self._send(h, 200, "text/html", b"<html><body>502 Bad Gateway (nginx)</body></html>")
+        if mode == "notv2":
+            return self._send(h, 200, "application/json", b'{"status": "ok", "message": "maintenance page"}')
         status, ctype, payload = self._forward(h, body)
         if mode == "truncated":
             payload = payload[: max(1, len(payload) // 2)]
-        elif mode in ("nan", "empty", "huge") and status == 200 and "/api/v1/query" in h.path:
+        elif mode in ("nan", "empty", "huge", "garbled") and status == 200 and "/api/v1/query" in h.path:
             doc = json.loads(payload)
             if mode == "nan":
                 cycle = iter(["NaN", "+Inf", "-Inf"] * 10**6)
                 doc = _rewrite_values(doc, lambda _v: next(cycle))
             elif mode == "empty":
                 doc["data"]["result"] = []
+            elif mode == "garbled":
+                doc["data"]["result"] = GARBLED
             else:
                 doc["data"]["result"] = self._huge(doc)
             payload = json.dumps(doc).encode()
         self._send(h, status, ctype, payload)
 
     def _huge(self, doc: dict) -> list:
+        """The first series repeated ``huge_series`` times, told apart by an ``instance`` label."""
         result = doc["data"]["result"]
-        template = result[0] if result else {"metric": {}, "value": [time.time(), "1"]}
-        out = []
-        for i in range(self.huge_series):
-            s = json.loads(json.dumps(template))
-            s["metric"] = {**s.get("metric", {}), "instance": f"host-{i}:9100"}
-            out.append(s)
-        return out
+        first = result[0] if result else {"metric": {}, "value": [time.time(), "1"]}
+        points = {k: v for k, v in first.items() if k != "metric"}  # shared: json.dumps writes it out each time
+        return [{"metric": {**first.get("metric", {}), "instance": f"host-{i}:9100"}, **points}
+                for i in range(self.huge_series)]
 
     @staticmethod
     def _send(h: BaseHTTPRequestHandler, status: int, ctype: str, payload: bytes) -> None:
