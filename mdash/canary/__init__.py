@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from mdash.canary.judge import Metric
+from mdash.canary.judge import Arm, Metric
 from mdash.canary.payloads import PROTOCOLS, check_url, load_dataset, random_v2_payloads
 from mdash.canary.report import Report
 from mdash.canary.traffic import Progress, TrafficPlan, get_json, run_traffic
@@ -125,6 +125,10 @@ def canary(settings: CanarySettings | None = None, /, *, progress: Callable[[Pro
                        s.rate, s.timeout, s.warmup, s.seed)
     result = run_traffic(plan, progress, cancel)
     warnings = list(result.warnings)
+    arm = Arm.of(result.arms["canary"].arrays())
+    if unreadable := int((arm.ok & ~arm.readable).sum()):
+        warnings.append(f"{unreadable} of the canary's {int(arm.ok.sum())} 2xx answers could not be read as "
+                        f"{s.protocol} predictions: check --protocol, or what answers in front of the model")
     if cancel is not None and cancel.is_set():
         warnings.append("cancelled before the planned traffic was sent")
     expected = [p.expected or 0 for p in payloads] if any(p.expected for p in payloads) else None

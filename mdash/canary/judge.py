@@ -231,9 +231,9 @@ class Judge:
 
     def consistency(self) -> list[Metric]:
         """Agreement of canary answers with the baseline's, and each arm's noise on repeated inputs."""
-        rc, rb = self.c.readable, self.b.readable
+        rb = self.b.readable
         mode_b = modes(self.b.payload[rb], self.b.label[rb])
-        cp, cl = self.c.payload[rc], self.c.label[rc]
+        cp, cl = self.c.payload[self.c.ok], self.c.label[self.c.ok]  # a 2xx answer nobody can read disagrees
         inside = cp < mode_b.size
         known = np.zeros(cp.size, dtype=bool)
         known[inside] = mode_b[cp[inside]] != NO_LABEL
