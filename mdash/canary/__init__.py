@@ -124,11 +124,7 @@ def canary(settings: CanarySettings | None = None, /, *, progress: Callable[[Pro
     plan = TrafficPlan(endpoints, payloads, s.protocol, s.model, s.requests, s.duration, s.concurrency,
                        s.rate, s.timeout, s.warmup, s.seed)
     result = run_traffic(plan, progress, cancel)
-    warnings = list(result.warnings)
-    arm = Arm.of(result.arms["canary"].arrays())
-    if unreadable := int((arm.ok & ~arm.readable).sum()):
-        warnings.append(f"{unreadable} of the canary's {int(arm.ok.sum())} 2xx answers could not be read as "
-                        f"{s.protocol} predictions: check --protocol, or what answers in front of the model")
+    warnings = [*result.warnings, *health_warnings(result.arms, s)]
     if cancel is not None and cancel.is_set():
         warnings.append("cancelled before the planned traffic was sent")
     expected = [p.expected or 0 for p in payloads] if any(p.expected for p in payloads) else None
@@ -136,6 +132,23 @@ def canary(settings: CanarySettings | None = None, /, *, progress: Callable[[Pro
     if s.audit:
         audit(report, s)
     return report
+
+
+def health_warnings(arms: dict[str, Any], s: CanarySettings) -> list[str]:
+    """What a verdict alone would hide: canary answers nobody could read, a baseline that failed mid-run."""
+    out = []
+    canary_arm = Arm.of(arms["canary"].arrays())
+    if unreadable := int((canary_arm.ok & ~canary_arm.readable).sum()):
+        out.append(f"{unreadable} of the canary's {int(canary_arm.ok.sum())} 2xx answers could not be read as "
+                   f"{s.protocol} predictions: check --protocol, or what answers in front of the model")
+    if "baseline" in arms:
+        base = Arm.of(arms["baseline"].arrays())
+        failed = int((~base.ok).sum())
+        if failed > (s.max_error_ratio or 0.01) * base.ok.size:
+            why = ", ".join(f"{k} x{v}" for k, v in sorted(arms["baseline"].reasons.items())) or "HTTP errors"
+            out.append(f"the baseline failed {failed} of {base.ok.size} requests ({why}): the comparison rests "
+                       f"on its {base.ok.size - failed} answers")
+    return out
 
 
 def audit(report: Report, s: CanarySettings) -> None:

@@ -76,6 +76,8 @@ def prediction(protocol: str, doc: object) -> object:
     if protocol == "openai" and isinstance(doc.get("choices"), list) and doc["choices"]:
         choice = doc["choices"][0]
         return choice.get("text") if "text" in choice else (choice.get("message") or {}).get("content")
+    if protocol in ("v2", "v1", "openai"):  # these have a shape: a body without it is no prediction at all
+        raise ValueError(f"not a {protocol} answer")
     return doc
 
 
@@ -89,7 +91,8 @@ def first_number(value: object) -> float:
 
 
 def read_response(protocol: str, raw: bytes) -> tuple[int, float]:
-    """(label hash, first numeric value) of a response body; (NO_LABEL, NaN) when it is not JSON."""
+    """(label hash, first numeric value) of a response body; (NO_LABEL, NaN) when it is not JSON or not the
+    protocol's answer shape."""
     try:
         pred = prediction(protocol, json.loads(raw))
     except ValueError:
