@@ -64,13 +64,14 @@ async def until(condition, timeout: float = 10.0) -> None:
 async def test_a_tick_draws_real_values_and_states_into_the_model_figures(dashboard):
     w = DashboardWidget(dashboard, model="iris-stable")
     snap = await w.refresher.tick()
-    up = w.figures[UP.key]
-    assert up.layout.meta == {"key": UP.key, "state": "ok"}
-    assert len(up.data[0].y) > 0 and set(np.asarray(up.data[0].y)[-3:]) == {1.0}
-    broken = w.figures[BROKEN.key]
-    assert broken.layout.meta["state"] == "error"
-    assert "parse error" in broken.layout.annotations[0].text  # Prometheus' own words, not a generic failure
-    assert CANARY_UP.key not in w.figures  # only the selected model is drawn
+    resources, exceptions = w.grid("resources"), w.grid("exceptions")
+    assert resources.state(UP.key) == "ok"
+    (up,) = resources.traces(UP.key)
+    assert len(up.y) > 0 and set(np.asarray(up.y)[-3:]) == {1.0}
+    assert exceptions.state(BROKEN.key) == "error"
+    assert "parse error" in exceptions.note(BROKEN.key).text  # Prometheus' own words, not a generic failure
+    assert CANARY_UP.key not in resources.slots  # only the selected model is drawn
+    assert w.tabs.children == tuple(w.grid(g).fig for g in ("performance", "resources", "exceptions"))
     assert "updated" in w.status.value and snap.source in w.status.value
     w.close()
 
@@ -117,7 +118,9 @@ async def test_range_control_sets_the_query_range_and_the_time_axis(dashboard):
     w.range_box.value = 300.0
     assert dashboard.range_seconds == 300.0
     await w.refresher.tick()
-    lo, hi = (np.datetime64(t) for t in w.figures[UP.key].layout.xaxis.range)
+    grid = w.grid("resources")
+    axis = grid.fig.layout[f"xaxis{grid.slots[UP.key] + 1 if grid.slots[UP.key] else ''}"]
+    lo, hi = (np.datetime64(t) for t in axis.range)
     assert (hi - lo) == np.timedelta64(300, "s")
     w.close()
 
@@ -126,9 +129,10 @@ async def test_model_control_swaps_the_tabs_to_that_models_figures(dashboard):
     w = DashboardWidget(dashboard, model="iris-stable")
     w.model_box.value = "iris-canary"
     await w.refresher.tick()
-    resources = w.tabs.children[1].children
-    assert w.figures[CANARY_UP.key] in resources and w.figures[UP.key] not in resources
-    assert w.figures[CANARY_UP.key].layout.meta["state"] in ("ok", "nodata")
+    resources = w.grid("resources")
+    assert w.tabs.children[1] is resources.fig
+    assert CANARY_UP.key in resources.slots and UP.key not in resources.slots
+    assert resources.state(CANARY_UP.key) == "ok"
     assert [t for t in w.tabs.titles] == ["Performance", "Resources", "Exceptions"]
     w.close()
 
@@ -136,17 +140,17 @@ async def test_model_control_swaps_the_tabs_to_that_models_figures(dashboard):
 async def test_refresh_loop_memory_stays_flat_over_many_ticks(dashboard):
     w = DashboardWidget(dashboard, model="iris-stable")
     snap = await w.refresher.tick()
-    for _ in range(20):
+    for _ in range(5):
         w.draw(snap)
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    for _ in range(100):
+    for _ in range(30):
         w.draw(snap)
     gc.collect()
     grown = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
-    assert grown < 256 * 1024, f"memory grew by {grown} bytes over 100 ticks"
+    assert grown < 64 * 1024, f"memory grew by {grown} bytes over 30 ticks"
     w.close()
 
 
@@ -158,13 +162,15 @@ async def test_static_fallback_redraws_each_panel_in_place_through_its_display_h
         await view.refresher.tick()
     ids = {o.transient["display_id"]: o for o in cap.outputs if o.transient and not o.update}
     updates = [o for o in cap.outputs if o.update]
-    up_id = view.handles[UP.key].display_id
-    assert up_id in ids and PLOTLY in ids[up_id].data
-    assert ids[up_id].data[PLOTLY]["data"] == []  # shown empty, before the first tick
-    drawn = [o for o in updates if o.transient["display_id"] == up_id]
+    resources_id = view.handles["resources"].display_id
+    assert resources_id in ids and PLOTLY in ids[resources_id].data
+    assert ids[resources_id].data[PLOTLY]["data"] == []  # shown empty, before the first tick
+    drawn = [o for o in updates if o.transient["display_id"] == resources_id]
     assert len(drawn) == 1
     figure = drawn[0].data[PLOTLY]
-    assert figure["layout"]["meta"] == {"key": UP.key, "state": "ok"} and typed(figure["data"][0]["y"])[-1] == 1.0
+    assert figure["layout"]["meta"]["states"][UP.key] == "ok"
+    up = next(t for t in figure["data"] if t.get("meta") == UP.key)
+    assert typed(up["y"])[-1] == 1.0
     assert "<div" in drawn[0].data["text/html"]  # nbconvert / classic frontends draw the HTML
     header = [o for o in updates if o.transient["display_id"] == view.handles["header"].display_id]
     assert "updated" in header[-1].data["text/html"]
@@ -177,6 +183,6 @@ async def test_auto_mode_falls_back_to_static_without_anywidget(dashboard, monke
     InteractiveShell.instance()
     with capture_output():
         dash = NotebookDashboard(dashboard)
-        view = dash.show("iris-stable")
+        dash.show("iris-stable")
         dash.stop()
-    assert isinstance(view, StaticDashboard) and not view.refresher.running
+    assert isinstance(dash.view, StaticDashboard) and not dash.view.refresher.running

@@ -65,8 +65,9 @@ class NotebookDashboard:
     def models(self) -> list[str]:
         return [m for m in dict.fromkeys(s.model for s in self.dashboard.specs) if m]
 
-    def show(self, model: str | None = None, *, mode: str | None = None, interval: float | None = None) -> Any:
-        """Display the live dashboard and start refreshing.
+    def show(self, model: str | None = None, *, mode: str | None = None, interval: float | None = None) -> None:
+        """Display the live dashboard and start refreshing (the view is ``self.view``; nothing is returned, so
+        a trailing ``dash.show()`` does not display it twice).
 
         ``mode``: "widget", "static" (figures redrawn through display handles, for frontends without widgets) or
         "auto" (the default, or ``$MDASH_NOTEBOOK_VIEW``): widgets when anywidget and a kernel are there.
@@ -92,7 +93,6 @@ class NotebookDashboard:
             self.view = StaticDashboard(self.dashboard, model=model, interval=interval)
             self.view.show()
         self.view.start()
-        return self.view
 
     def stop(self) -> None:
         """Stop live refresh (figures keep their last data); show() starts a new view."""

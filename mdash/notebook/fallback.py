@@ -16,7 +16,7 @@ import plotly.io as pio
 from IPython.display import HTML, display
 from plotly.offline import get_plotlyjs
 
-from mdash.notebook.figures import new_figure, update_figure
+from mdash.notebook.figures import PanelGrid
 from mdash.notebook.loop import Refresher
 from mdash.panels import GROUPS, Snapshot
 
@@ -46,14 +46,14 @@ def mime_bundle(fig: go.Figure) -> dict[str, Any]:
 
 
 class StaticDashboard:
-    """One static figure per panel of ``model``, each under its own display handle, refreshed live."""
+    """One static figure per group of ``model``'s panels, each under its own display handle, refreshed live."""
 
     def __init__(self, dashboard: Any, *, model: str | None = None, interval: float | None = None) -> None:
         self.dashboard = dashboard
         models = [m for m in dict.fromkeys(s.model for s in dashboard.specs) if m]
         self.model = model or (models[0] if models else "")
-        self.specs = [s for s in dashboard.specs if s.model in (self.model, "")]
-        self.figures: dict[str, go.Figure] = {s.key: new_figure(s) for s in self.specs}
+        specs = [s for s in dashboard.specs if s.model in (self.model, "")]
+        self.grids = {g: PanelGrid([s for s in specs if s.group == g]) for g in GROUPS if any(s.group == g for s in specs)}
         self.handles: dict[str, Any] = {}
         self.refresher = Refresher(
             lambda: dashboard.snapshot(models=[self.model] if self.model else None),
@@ -66,24 +66,18 @@ class StaticDashboard:
         """Display plotly.js once, the header and every figure by group, keeping a display handle to each."""
         display(HTML(f"<script type='text/javascript'>{get_plotlyjs()}</script>"))  # once, so HTML draws offline
         self.handles["header"] = display(HTML(self._header_html("waiting for the first refresh…")), display_id=True)
-        for group in GROUPS:
-            keys = [s.key for s in self.specs if s.group == group]
-            if keys:
-                display(HTML(f"<h3>{group.capitalize()}</h3>"))
-            for key in keys:
-                self.handles[key] = display(mime_bundle(self.figures[key]), raw=True, display_id=True)
+        for group, grid in self.grids.items():
+            display(HTML(f"<h3>{group.capitalize()}</h3>"))
+            self.handles[group] = display(mime_bundle(grid.fig), raw=True, display_id=True)
 
     def draw(self, snap: Snapshot) -> None:
-        """Redraw each figure from ``snap`` and push it through its display handle."""
+        """Redraw each group's figure from ``snap`` and push it through its display handle."""
         end = snap.taken_at
-        for result in snap.panels:
-            fig = self.figures.get(result.spec.key)
-            if fig is None:
-                continue
-            update_figure(fig, result, start=end - self.dashboard.range_seconds, end=end)
-            handle = self.handles.get(result.spec.key)
+        for group, grid in self.grids.items():
+            grid.update(snap.panels, start=end - self.dashboard.range_seconds, end=end)
+            handle = self.handles.get(group)
             if handle is not None:
-                handle.update(mime_bundle(fig), raw=True)
+                handle.update(mime_bundle(grid.fig), raw=True)
         stamp = time.strftime("%H:%M:%S", time.localtime(snap.taken_at))
         self._header(f"updated {stamp} · source {snap.source}" + (" · demo data" if snap.demo else ""))
 

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import plotly.io as pio
 
-from mdash.notebook.figures import STATE_COLORS, figure
+from mdash.notebook.figures import STATE_COLORS, PanelGrid
 from mdash.panels import GROUPS, Snapshot
 from mdash.tui.view import fmt_age, fmt_value
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #212121; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(460px, 1fr)); gap: 8px; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; }
 td, th { border-bottom: 1px solid #e0e0e0; padding: 2px 10px; text-align: left; }
 .banner { background: #fff3cd; padding: 4px 8px; display: inline-block; }
@@ -59,11 +58,11 @@ def write_html(snapshot: Snapshot, path: str | Path) -> Path:
                     f"<td style='color:{color}'><b>{r.state}</b></td><td>{fmt_age(r.age)}</td>"
                     f"<td>{html.escape(note)}</td></tr>"
                 )
-            out.append("</table><div class='grid'>")
-            for r in results:
-                out.append(pio.to_html(figure(r), full_html=False, include_plotlyjs=include_js, config={"displaylogo": False}))
-                include_js = False
-            out.append("</div>")
+            grid = PanelGrid([r.spec for r in results], fill_width=True)
+            grid.update(results)
+            out.append("</table>")
+            out.append(pio.to_html(grid.fig, full_html=False, include_plotlyjs=include_js, config={"displaylogo": False}))
+            include_js = False
     out.append("</body></html>")
     path.write_text("\n".join(out), encoding="utf-8")
     return path

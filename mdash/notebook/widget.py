@@ -11,9 +11,8 @@ import time
 from typing import Any
 
 import ipywidgets as widgets
-import plotly.graph_objects as go
 
-from mdash.notebook.figures import HEIGHT, WIDTH, new_figure, update_figure
+from mdash.notebook.figures import PanelGrid
 from mdash.notebook.loop import Refresher
 from mdash.panels import GROUPS, PanelSpec, Snapshot
 from mdash.tui.view import fmt_duration
@@ -47,7 +46,7 @@ class DashboardWidget(widgets.VBox):
             box.style = {"description_width": "45px"}
         self.status = widgets.HTML()
         self.tabs = widgets.Tab()
-        self.figures: dict[str, go.FigureWidget] = {}
+        self.grids: dict[tuple[str, str], PanelGrid] = {}  # (model, group) → one FigureWidget per tab
         self.refresher = Refresher(self._fetch, self.draw, interval=interval, on_error=self._show_error)
         controls = widgets.HBox(
             [self.model_box, self.range_box, self.interval_box, self.pause_button, self.refresh_button],
@@ -70,34 +69,30 @@ class DashboardWidget(widgets.VBox):
         return self.dashboard.snapshot(models=[self.model] if self.model else None)
 
     def _build_tabs(self) -> None:
-        """One grid of figures per group for the selected model (figures are kept, so switching back is cheap)."""
-        grids = []
+        """One FigureWidget per group for the selected model (kept, so switching back to a model is cheap)."""
+        tabs = []
         for group in GROUPS:
-            figs = []
-            for spec in self.specs:
-                if spec.group == group and spec.model in (self.model, ""):
-                    if spec.key not in self.figures:
-                        self.figures[spec.key] = new_figure(spec, widget=True)
-                    figs.append(self.figures[spec.key])
-            empty = widgets.HTML(f"<i>no {group} panels for {html.escape(self.model)}</i>")
-            grids.append(
-                widgets.GridBox(
-                    figs or [empty],
-                    layout=widgets.Layout(grid_template_columns=f"repeat(auto-fill, {WIDTH + 10}px)",
-                                          grid_auto_rows=f"{HEIGHT + 10}px"),
-                )
-            )
-        self.tabs.children = grids
+            key = (self.model, group)
+            if key not in self.grids:
+                specs = [s for s in self.specs if s.group == group and s.model in (self.model, "")]
+                if specs:
+                    self.grids[key] = PanelGrid(specs, widget=True)
+            grid = self.grids.get(key)
+            tabs.append(grid.fig if grid else widgets.HTML(f"<i>no {group} panels for {html.escape(self.model)}</i>"))
+        self.tabs.children = tabs
         self.tabs.titles = tuple(g.capitalize() for g in GROUPS)
 
+    def grid(self, group: str) -> PanelGrid | None:
+        """The grid drawing ``group`` for the selected model (None when that model has no such panels)."""
+        return self.grids.get((self.model, group))
+
     def draw(self, snap: Snapshot) -> None:
-        """Update every shown figure from ``snap`` (one batch_update each) and the status line."""
+        """Update the selected model's three figures from ``snap`` (one batch_update each) and the status line."""
         end = snap.taken_at
-        start = end - self.dashboard.range_seconds
-        for result in snap.panels:
-            fig = self.figures.get(result.spec.key)
-            if fig is not None and result.spec.model in (self.model, ""):
-                update_figure(fig, result, start=start, end=end)
+        for group in GROUPS:
+            grid = self.grid(group)
+            if grid is not None:
+                grid.update(snap.panels, start=end - self.dashboard.range_seconds, end=end)
         self.status.value = self._status_html(snap)
 
     def _status_html(self, snap: Snapshot | None) -> str:
@@ -156,6 +151,6 @@ class DashboardWidget(widgets.VBox):
     def close(self) -> None:
         """Closing the widget ends its refresh task and its figures."""
         self.refresher.close()
-        for fig in self.figures.values():
-            fig.close()
+        for grid in self.grids.values():
+            grid.fig.close()
         super().close()
