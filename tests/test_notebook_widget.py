@@ -78,12 +78,12 @@ async def test_a_tick_draws_real_values_and_states_into_the_model_figures(dashbo
 
 async def test_live_loop_ticks_until_stopped_and_refresh_now_does_not_wait_for_the_interval(dashboard):
     w = DashboardWidget(dashboard, model="iris-stable", interval=60)
-    w.start()
+    w.refresher.start()
     await until(lambda: w.refresher.ticks >= 1)
     w.refresh_button.click()
     await until(lambda: w.refresher.ticks >= 2, timeout=10)  # far sooner than the 60 s interval
     task = w.refresher._task
-    w.stop()
+    w.refresher.stop()
     await until(task.done)
     assert task.cancelled() and not w.refresher.running
     w.close()
@@ -91,7 +91,7 @@ async def test_live_loop_ticks_until_stopped_and_refresh_now_does_not_wait_for_t
 
 async def test_pause_keeps_cycling_without_fetching(dashboard):
     w = DashboardWidget(dashboard, model="iris-stable", interval=60)
-    w.start()
+    w.refresher.start()
     await until(lambda: w.refresher.ticks >= 1)
     w.pause_button.value = True
     cycles, ticks = w.refresher.cycles, w.refresher.ticks
@@ -105,7 +105,7 @@ async def test_pause_keeps_cycling_without_fetching(dashboard):
 
 async def test_closing_the_widget_ends_its_refresh_task(dashboard):
     w = DashboardWidget(dashboard, model="iris-stable", interval=60)
-    w.start()
+    w.refresher.start()
     task = w.refresher._task
     await until(lambda: w.refresher.ticks >= 1)
     w.close()

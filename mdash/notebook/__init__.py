@@ -92,12 +92,12 @@ class NotebookDashboard:
 
             self.view = StaticDashboard(self.dashboard, model=model, interval=interval)
             self.view.show()
-        self.view.start()
+        self.view.refresher.start()
 
     def stop(self) -> None:
         """Stop live refresh (figures keep their last data); show() starts a new view."""
         if self.view is not None:
-            self.view.stop()
+            self.view.refresher.stop()
 
     def snapshot(self, **kw: Any) -> Snapshot:
         """One blocking Snapshot (models=, groups=, keys= narrow it), kept as ``self.last``."""

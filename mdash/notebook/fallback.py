@@ -89,11 +89,6 @@ class StaticDashboard:
         if handle is not None:
             handle.update(HTML(self._header_html(text)))
 
-    def start(self) -> None:
-        self.refresher.start()
-
-    def stop(self) -> None:
-        self.refresher.stop()
-
     def close(self) -> None:
+        """End the refresh loop and its worker thread."""
         self.refresher.close()

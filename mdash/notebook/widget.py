@@ -1,7 +1,7 @@
 """The live notebook dashboard: a row of controls over three tabs of Plotly FigureWidgets.
 
 It only draws: fetching is the Dashboard's job, run by the shared ``Refresher`` on the kernel's event loop.
-Closing the widget (or ``stop()``) ends the refresh task.
+Closing the widget (or ``refresher.stop()``) ends the refresh task.
 """
 
 from __future__ import annotations
@@ -139,14 +139,6 @@ class DashboardWidget(widgets.VBox):
         if self.refresher.last is not None:
             self.status.value = self._status_html(self.refresher.last)
         self.refresher.poke()
-
-    def start(self) -> None:
-        """Start live refresh on the kernel's loop."""
-        self.refresher.start()
-
-    def stop(self) -> None:
-        """Stop live refresh (the figures keep their last data)."""
-        self.refresher.stop()
 
     def close(self) -> None:
         """Closing the widget ends its refresh task and its figures."""
