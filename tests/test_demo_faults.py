@@ -62,3 +62,17 @@ def test_stack_prometheus_has_data_within_15_s_and_shows_canary_faults_within_tw
                     got[m.version, title] = float(json.load(r)["data"]["result"][0]["value"][1])
     assert got["canary", "latency"] > 0.1 > got["stable", "latency"], got
     assert got["canary", "error ratio"] > 0.05 and got["stable", "error ratio"] == 0.0, got
+
+
+@needs_prometheus
+def test_demo_prometheus_fires_an_alert_for_canary_errors_only_and_the_dashboard_shows_it():
+    from mdash.dashboard import Dashboard
+
+    with DemoStack(prometheus=True, traffic_rps=40, canary_errors=0.3) as demo:
+        demo.prometheus.wait_for('ALERTS{alertname="ModelErrorRatioHigh",alertstate="firing"}', timeout=45)
+        with Dashboard(demo.config()) as dash:
+            snap = dash.snapshot(groups=["exceptions"])
+    firing = [a for a in snap.alerts if a.state == "firing"]
+    assert {a.labels["job"] for a in firing if a.name == "ModelErrorRatioHigh"} == {"iris-canary"}
+    panel = next(p for p in snap.panels if p.spec.title == "firing alerts")
+    assert panel.value >= 1 and panel.state == "warn"

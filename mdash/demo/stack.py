@@ -26,6 +26,24 @@ from mdash.demo.server import MODEL, Faults
 from mdash.errors import ConfigError, SourceError
 
 VERSIONS = ("stable", "canary")
+# Alerting rules for the demo's Prometheus, so the exceptions group shows real firing alerts when a fault is on.
+ALERT_RULES = """groups:
+- name: mdash-demo
+  rules:
+  - alert: ModelErrorRatioHigh
+    expr: >-
+      sum by (job) (rate(mdash_demo_requests_total{code=~"5.."}[15s]))
+      / sum by (job) (rate(mdash_demo_requests_total[15s])) > 0.05
+    for: 5s
+    labels: {severity: page}
+    annotations: {summary: "{{ $labels.job }}: more than 5% of inference requests fail"}
+  - alert: ModelLatencyHigh
+    expr: >-
+      histogram_quantile(0.95, sum by (job, le) (rate(mdash_demo_request_duration_seconds_bucket[15s]))) > 0.25
+    for: 5s
+    labels: {severity: warn}
+    annotations: {summary: "{{ $labels.job }}: p95 inference latency above 250 ms"}
+"""
 
 
 class DemoStack:
@@ -109,7 +127,7 @@ class DemoStack:
                 targets = [ScrapeTarget(f"{MODEL}-{v}", f"127.0.0.1:{p}", labels={"version": v})
                            for v, p in self.ports.items()]
                 port = self.base_port + len(VERSIONS) if self.base_port else None
-                self.prometheus = PrometheusServer(targets, interval="1s", port=port).start(timeout)
+                self.prometheus = PrometheusServer(targets, interval="1s", port=port, rules=ALERT_RULES).start(timeout)
         except BaseException:
             self.stop()
             raise
