@@ -126,14 +126,19 @@ class Report:
 
         if isinstance(doc, str):
             doc = load(doc)
-        if doc.get("schema") != SCHEMA or "samples" not in doc:
-            raise DatasetError(f"not a {SCHEMA} report with samples (schema {doc.get('schema')!r}): "
+        schema = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
+        if schema != SCHEMA or "samples" not in doc:
+            raise DatasetError(f"not a {SCHEMA} report with samples (schema {schema!r}): "
                                "replay needs a report written by `mdash canary --report`")
-        saved = doc["samples"]
-        samples = {name: ArmSamples.from_dict(saved[name]) for name in ("canary", "baseline") if name in saved}
-        settings = CanarySettings.from_public(doc.get("settings", {}))
-        return cls.build(settings, samples, saved.get("expected"), doc.get("warnings", []),
-                         doc.get("started_at", 0.0))
+        try:
+            saved = doc["samples"]
+            samples = {name: ArmSamples.from_dict(saved[name]) for name in ("canary", "baseline") if name in saved}
+            settings = CanarySettings.from_public(doc.get("settings", {}))
+            return cls.build(settings, samples, saved.get("expected"), doc.get("warnings", []),
+                             doc.get("started_at", 0.0))
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError, OverflowError, ZeroDivisionError) as err:
+            raise DatasetError(f"the {SCHEMA} report is damaged ({type(err).__name__}: {err}): replay needs a "
+                               "report written by `mdash canary --report`, unedited") from None
 
     @property
     def exit_code(self) -> int:
