@@ -26,6 +26,7 @@ from mdash.panels import Alert
 
 MAX_POINTS = 11_000  # Prometheus refuses range queries that would return more points per series
 _UTC = pd.DatetimeTZDtype("ns", "UTC")
+_NS_RANGE_MS = (2**63 - 1) // 1_000_000  # the widest span of ms timestamps a nanosecond index can hold
 _TAG = "__mdash_query"  # label that tells the parts of a joined query apart (see range_many)
 _LEGEND = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 
@@ -64,6 +65,8 @@ def to_frame(data: dict, template: str = "", fallback: str = "value") -> pd.Data
     if not names:
         return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC"), dtype=float)
     ms = np.unique(np.concatenate(stamps))
+    if ms.size and not (ms[0] >= -_NS_RANGE_MS and ms[-1] <= _NS_RANGE_MS):  # would wrap around to 1677/2262
+        raise QueryError(f"{fallback}: not a Prometheus query answer (timestamps {ms[0]} .. {ms[-1]} ms out of range)")
     table = np.full((ms.size, len(names)), np.nan)
     for j, (ts, vals) in enumerate(zip(stamps, values, strict=True)):
         table[np.searchsorted(ms, ts), j] = vals
