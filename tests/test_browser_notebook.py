@@ -50,6 +50,12 @@ for (const plot of document.querySelectorAll('.jp-OutputArea .widget-tab .js-plo
 return out;
 """
 
+# the line paths of the static fallback's figures (in the last cell's output), one string per figure
+STATIC_JS = """
+const cells = document.querySelectorAll('.jp-Notebook .jp-Cell');
+return [...cells[cells.length - 1].querySelectorAll('.jp-OutputArea .js-plotly-plot')].map(p => [...p.querySelectorAll('path.js-line')].map(x => x.getAttribute('d') || '').join('|'));
+"""
+
 
 def wait_for(condition, timeout: float, what: str, interval: float = 0.25):
     """Poll ``condition()`` until it returns something truthy; fail naming ``what`` after ``timeout`` s."""
@@ -189,6 +195,15 @@ def test_quickstart_draws_live_plotly_charts_in_a_real_browser(jupyterlab, brows
         "the Resources tab's chart to draw its lines")
     assert resources >= 1
     browser.save_screenshot(str(tmp_path / "quickstart-resources.png"))
+
+    # the no-widget fallback: static figures redrawn in place through display handles must move too
+    browser.execute_script(
+        "const app = jupyterapp; app.commands.execute('notebook:insert-cell-below').then(() => {"
+        "  app.shell.currentWidget.content.activeCell.model.sharedModel.setSource(\"dash.show(mode='static')\");"
+        "  app.commands.execute('notebook:run-cell'); });")
+    static = wait_for(lambda: (v := browser.execute_script(STATIC_JS)) and all(v) and v, 60, "the static figures to draw")
+    wait_for(lambda: browser.execute_script(STATIC_JS) != static, 30, "the static figures to redraw in place")
+    browser.save_screenshot(str(tmp_path / "quickstart-static.png"))
 
     # the demo the kernel started must go away with the kernel
     children = psutil.Process(server.pid).children(recursive=True)

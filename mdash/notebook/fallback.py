@@ -7,7 +7,6 @@ manager). It keeps the live refresh, only the controls are gone: use the Noteboo
 from __future__ import annotations
 
 import html
-import json
 import time
 from typing import Any
 
@@ -34,14 +33,15 @@ def widgets_available() -> bool:
 
 
 def mime_bundle(fig: go.Figure) -> dict[str, Any]:
-    """The figure as Plotly's JSON mimetype (JupyterLab, VS Code) plus HTML (nbconvert, classic) output.
+    """The figure as HTML output that draws with the plotly.js shown once by ``show()``.
 
-    Passed with ``raw=True`` because ``display(fig, display_id=...)`` would go through plotly's own
-    ``_ipython_display_``, which drops the display id, so the output could never be updated in place.
+    HTML, not Plotly's JSON mimetype: JupyterLab's plotly renderer ignores updates to an output it already drew,
+    so a JSON output would never move. Passed with ``raw=True`` because ``display(fig, display_id=...)`` would go
+    through plotly's own ``_ipython_display_``, which drops the display id.
     """
     return {
-        "application/vnd.plotly.v1+json": {**json.loads(fig.to_json()), "config": {"displaylogo": False}},
-        "text/html": pio.to_html(fig, full_html=False, include_plotlyjs=False),
+        "text/html": pio.to_html(fig, full_html=False, include_plotlyjs=False, config={"displaylogo": False}),
+        "text/plain": f"<mdash panels: {', '.join(fig.layout.meta['states'])}>",
     }
 
 
@@ -63,9 +63,16 @@ class StaticDashboard:
         )
 
     def show(self) -> None:
-        """Display plotly.js once, the header and every figure by group, keeping a display handle to each."""
+        """Draw a first snapshot now, then display plotly.js once, the header and each group's figure with a handle.
+
+        The first draw is synchronous so that where later updates never arrive (nbconvert, nbclient: they are
+        sent after the cell finished) the output still shows real data.
+        """
+        snap = self.refresher.fetch()
+        self.refresher.last = snap
+        self.draw(snap)
         display(HTML(f"<script type='text/javascript'>{get_plotlyjs()}</script>"))  # once, so HTML draws offline
-        self.handles["header"] = display(HTML(self._header_html("waiting for the first refresh…")), display_id=True)
+        self.handles["header"] = display(HTML(self._header_html(self._stamp(snap))), display_id=True)
         for group, grid in self.grids.items():
             display(HTML(f"<h3>{group.capitalize()}</h3>"))
             self.handles[group] = display(mime_bundle(grid.fig), raw=True, display_id=True)
@@ -78,8 +85,11 @@ class StaticDashboard:
             handle = self.handles.get(group)
             if handle is not None:
                 handle.update(mime_bundle(grid.fig), raw=True)
+        self._header(self._stamp(snap))
+
+    def _stamp(self, snap: Snapshot) -> str:
         stamp = time.strftime("%H:%M:%S", time.localtime(snap.taken_at))
-        self._header(f"updated {stamp} · source {snap.source}" + (" · demo data" if snap.demo else ""))
+        return f"updated {stamp} · source {snap.source}" + (" · demo data" if snap.demo else "")
 
     def _header_html(self, text: str) -> str:
         return f"<b>mdash · {html.escape(self.model)}</b> (static view) · {html.escape(text)}"

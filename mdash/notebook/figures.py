@@ -32,6 +32,11 @@ BACKGROUNDS = {"warn": "#fff6e5", "crit": "#fdecea", "error": "#fdecea", "stale"
 SERIES_COLORS = qualitative.Plotly
 CELL_WIDTH, CELL_HEIGHT = 480, 250  # pixels per panel cell
 TOP, BOTTOM, LEFT, RIGHT = 38, 32, 58, 12  # pixels inside a cell kept for title, x ticks, y ticks, gap
+TIME_TICKS = [  # one line of time labels (no date line under every panel), as fine as the tick spacing needs
+    {"dtickrange": [None, 60_000], "value": "%H:%M:%S"},
+    {"dtickrange": [60_000, 86_400_000], "value": "%H:%M"},
+    {"dtickrange": [86_400_000, None], "value": "%b %d"},
+]
 
 
 def axis_format(unit: str) -> dict:
@@ -110,7 +115,7 @@ class PanelGrid:
                                          number={"suffix": f" {spec.unit}".rstrip(), "font": {"size": 40}}))
                 continue
             sfx = "" if i == 0 else str(i + 1)
-            layout[f"xaxis{sfx}"] = {"domain": [x0, x1], "anchor": f"y{sfx}", "type": "date", "tickformat": "%H:%M",
+            layout[f"xaxis{sfx}"] = {"domain": [x0, x1], "anchor": f"y{sfx}", "type": "date", "tickformatstops": TIME_TICKS,
                                      "hoverformat": "%Y-%m-%d %H:%M:%S"}
             layout[f"yaxis{sfx}"] = {"domain": [y0, y1], "anchor": f"x{sfx}", **axis_format(spec.unit)}
             for name in ("warn", "crit"):
