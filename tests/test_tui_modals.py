@@ -110,7 +110,7 @@ async def test_export_writes_snapshot_json_csv_and_an_svg_screenshot_and_says_wh
         await pilot.press("e")
         assert isinstance(app.screen, ExportScreen)
         await pilot.click("#x-write")
-        await pilot.pause()
+        await settle(pilot)
         files = sorted((tmp_path / "out").iterdir())
         assert [f.suffix for f in files] == [".csv", ".json", ".svg"]
         text = screen_text(app)

@@ -6,6 +6,7 @@ It is used only where the real thing cannot give the same screen twice; the end-
 from __future__ import annotations
 
 import io
+from collections import deque
 import threading
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -77,7 +78,7 @@ class FakeDashboard:
         self.points = 120
         self.source = "http://127.0.0.1:9090"
         self.clock = clock
-        self.calls: list[tuple[tuple[str, ...] | None, frozenset[str] | None]] = []
+        self.calls: deque[tuple[tuple[str, ...] | None, frozenset[str] | None]] = deque(maxlen=50)
         self.gate: threading.Event | None = None  # set to an unset Event to make snapshot() hang like a dead source
         self.fail_all = ""  # non-empty: every panel errors with this text (source down)
         self.alerts: list[Alert] = []

@@ -226,6 +226,8 @@ class MdashApp(App):
         return [by.get((m, t)) for t in titles for m in members]
 
     def on_mount(self) -> None:
+        for pane in self.query(".pane"):  # panels scrolled into view are fetched right away
+            self.watch(pane, "scroll_y", lambda _y: self.call_after_refresh(self.refresh_data), init=False)
         for entry in self._read_audit():
             self.events.events.append(entry)
         self._start_timer()
@@ -282,7 +284,9 @@ class MdashApp(App):
         if zoom is not None:
             return [c for c in self._cards if c.spec.key == zoom.key][:1]
         index = self.families.index(self.active_family()) if self.families else 0
-        return [c for c in self._cards if c.display and self._index_of(c) == index]
+        panes = list(self.query(f"#tab-{index} .pane"))
+        view = panes[0].region if panes else self.screen.region  # the scrolled viewport, in screen cells
+        return [c for c in self._cards if c.display and self._index_of(c) == index and c.region.overlaps(view)]
 
     def visible_keys(self) -> set[str]:
         """Keys of the panels on screen: the only ones fetched."""
@@ -380,7 +384,7 @@ class MdashApp(App):
             self.call_after_refresh(self._focus_first_card)
         self._update_feed()
         if self.last_snapshot is not None:  # the first fetch waits for the layout (_fit_columns)
-            self.refresh_data()
+            self.call_after_refresh(self.refresh_data)  # once the new tab's panels are on screen
         self.call_after_refresh(self._fit_columns)
 
     # ---- actions ------------------------------------------------------------------------------------------
@@ -461,7 +465,7 @@ class MdashApp(App):
             spec = card.spec
             card.display = not needle or any(needle in s.lower() for s in (spec.title, spec.group, spec.model))
         self._update_status()
-        self.refresh_data()
+        self.call_after_refresh(self.refresh_data)
 
     def focused_card(self) -> PanelCard | None:
         return self.focused if isinstance(self.focused, PanelCard) else None
@@ -536,10 +540,12 @@ class MdashApp(App):
         self.push_screen(RollbackScreen())
 
     def action_export(self) -> None:
-        """Export the last snapshot (JSON, CSV) and this screen (SVG); the modal says where."""
+        """Export every panel of this tab (JSON, CSV) and this screen (SVG); the modal says where."""
         from mdash.tui.screens import ExportScreen
 
-        self.push_screen(ExportScreen(self.export_screenshot(), self.last_snapshot, self.export_dir))
+        models = [m for m in self.active_family().members if m] or None
+        self.push_screen(ExportScreen(self.export_screenshot(), lambda: self.dashboard.snapshot(models=models),
+                                      self.export_dir))
 
     def action_help(self) -> None:
         from mdash.tui.screens import HelpScreen

@@ -10,6 +10,7 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -366,14 +367,14 @@ def plan_text(plan: Any) -> Text:
 
 
 class ExportScreen(ModalScreen):
-    """Writes the last snapshot as JSON and CSV and the dashboard as an SVG screenshot, and says where."""
+    """Writes a fresh snapshot of the tab's models (JSON, CSV) and the screen as SVG, and says where."""
 
     BINDINGS = [Binding("escape", "dismiss", "Close")]
 
-    def __init__(self, svg: str, snapshot: Snapshot | None, directory: Path) -> None:
+    def __init__(self, svg: str, fetch: Callable[[], Snapshot], directory: Path) -> None:
         super().__init__()
         self.svg = svg
-        self.snapshot = snapshot
+        self.fetch = fetch
         self.directory = directory
         self.written: list[Path] = []
 
@@ -384,7 +385,8 @@ class ExportScreen(ModalScreen):
             with Horizontal(classes="buttons"):
                 yield Button("Write files", id="x-write", variant="primary", compact=True)
                 yield Button("Close", id="x-close", compact=True)
-            yield Static("writes the last snapshot (JSON, CSV) and the screen you were on (SVG)", id="x-result")
+            yield Static("writes every panel of this tab (JSON, CSV) and the screen you were on (SVG)",
+                         id="x-result")
 
     def on_mount(self) -> None:
         self.query_one("#x-write", Button).focus()
@@ -399,15 +401,22 @@ class ExportScreen(ModalScreen):
             self.write()
 
     def write(self) -> None:
-        """Write the files (named by the time) and list their full paths."""
+        """Fetch the snapshot in the background, then write the files (named by the time)."""
         directory = Path(self.query_one("#x-dir", Input).value.strip() or ".").expanduser()
+        self.query_one("#x-result", Static).update(Text("fetching every panel…", style="dim"))
+        self.run_worker(self._write(directory), name="export", group="export", exit_on_error=False)
+
+    async def _write(self, directory: Path) -> None:
         stem = "mdash-" + time.strftime("%Y%m%d-%H%M%S")
+        files = {".svg": self.svg}
+        problem = ""
+        try:
+            snap = await in_daemon_thread(self.fetch)
+            files[".json"], files[".csv"] = to_json(snap), to_csv(snap)
+        except Exception as err:  # noqa: BLE001 - the screenshot is still worth writing
+            problem = f"no snapshot ({err}): only the screenshot"
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            files = {".svg": self.svg}
-            if self.snapshot is not None:
-                files[".json"] = to_json(self.snapshot)
-                files[".csv"] = to_csv(self.snapshot)
             self.written = []
             for suffix, content in files.items():
                 path = directory / f"{stem}{suffix}"
@@ -419,7 +428,7 @@ class ExportScreen(ModalScreen):
         text = Text(f"written to {directory.resolve()}:\n", style="bold green")
         for path in self.written:
             text.append(f"  {path.name}\n")
-        if self.snapshot is None:
-            text.append("no data yet: only the screenshot", style="yellow")
+        if problem:
+            text.append(problem, style="yellow")
         self.query_one("#x-result", Static).update(text)
         self.app.record("info", "", f"exported to {directory.resolve()}/{stem}.*")

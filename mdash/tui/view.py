@@ -81,7 +81,9 @@ def fmt_value(value: float | None, unit: str = "", *, short: bool = False) -> st
     """A value in its unit as the CLI shows it; ``short`` fits 6 cells for axes and legends (unit mostly left out)."""
     if not short or value is None or not math.isfinite(value):
         return format_value(value, unit)
-    if unit in ("bytes", "B", "ratio", "percentunit", "percent", "%"):
+    if unit in ("ratio", "percentunit"):
+        return f"{value * 100:.3g}%"
+    if unit in ("bytes", "B", "percent", "%"):
         return format_value(value, unit).replace(" ", "")
     if unit == "s":
         return f"{value * 1000:.3g}ms" if abs(value) < 1 else f"{value:.3g}s"

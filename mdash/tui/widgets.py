@@ -6,12 +6,15 @@ so a graph ``w`` cells wide shows ``2w`` points; drawing 2x600 points takes well
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -24,44 +27,35 @@ PALETTE = ("cyan", "magenta", "yellow", "green", "blue", "bright_white")
 LEVEL_STYLE = {"crit": "bold red", "warn": "yellow", "info": "cyan", "ok": "green"}
 STATE_LABEL = {"warn": "WARN", "crit": "CRIT", "nodata": "no data", "error": "ERROR", "stale": "STALE"}
 
-_DOTS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))  # [dot row][dot column] -> bit
+_DOTS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.uint8)  # [dot row][dot col]
 
 
 def braille(
-    lines: Sequence[Sequence[tuple[float, float] | None]], width: int, height: int
+    lines: Sequence[tuple[np.ndarray, np.ndarray]], width: int, height: int
 ) -> list[tuple[str, list[int]]]:
     """Rows of braille text plus, per cell, the index of the line drawn last there (-1: empty).
 
-    Each line is a list of (x, y) dot coordinates (0 <= x < 2*width, 0 <= y < 4*height, y up) or None for a
-    gap; consecutive points are joined so steep changes stay visible.
+    Each line is (x, y) in dot coordinates (0 <= x < 2*width, 0 <= y < 4*height, y up); a NaN y is a gap.
+    Consecutive points are joined dot by dot, vectorised, so 2x600 points draw in well under a millisecond.
     """
-    bits = [[0] * width for _ in range(height)]
-    owner = [[-1] * width for _ in range(height)]
-    top = height * 4 - 1
-    right = width * 2 - 1
-
-    def dot(x: int, y: int, s: int) -> None:
-        x, y = min(right, max(0, x)), top - min(top, max(0, y))
-        row, dy = divmod(y, 4)
-        col, dx = divmod(x, 2)
-        bits[row][col] |= _DOTS[dy][dx]
-        owner[row][col] = s
-
-    for s, points in enumerate(lines):
-        prev: tuple[float, float] | None = None
-        for point in points:
-            if point is None:
-                prev = None
-                continue
-            if prev is None:
-                dot(round(point[0]), round(point[1]), s)
-            else:
-                steps = int(max(abs(point[0] - prev[0]), abs(point[1] - prev[1]))) + 1
-                for k in range(1, steps + 1):
-                    f = k / steps
-                    dot(round(prev[0] + (point[0] - prev[0]) * f), round(prev[1] + (point[1] - prev[1]) * f), s)
-            prev = point
-    return [("".join(chr(0x2800 + b) for b in bits[r]), owner[r]) for r in range(height)]
+    bits = np.zeros((height, width), dtype=np.uint8)
+    owner = np.full((height, width), -1, dtype=np.int16)
+    top, right = height * 4 - 1, width * 2 - 1
+    for s, (x, y) in enumerate(lines):
+        ok = np.isfinite(x) & np.isfinite(y)
+        pair = ok[:-1] & ok[1:]
+        x0, y0, dx, dy = x[:-1][pair], y[:-1][pair], (x[1:] - x[:-1])[pair], (y[1:] - y[:-1])[pair]
+        steps = np.maximum(np.abs(dx), np.abs(dy)).astype(int) + 1
+        seg = np.repeat(np.arange(len(steps)), steps)
+        f = (np.arange(len(seg)) - np.repeat(np.cumsum(steps) - steps, steps) + 1) / steps[seg]
+        px = np.concatenate([x[ok], x0[seg] + dx[seg] * f])
+        py = np.concatenate([y[ok], y0[seg] + dy[seg] * f])
+        px = np.clip(np.rint(px), 0, right).astype(int)
+        py = top - np.clip(np.rint(py), 0, top).astype(int)
+        np.bitwise_or.at(bits, (py // 4, px // 2), _DOTS[py % 4, px % 2])
+        owner[py // 4, px // 2] = s
+    codes = bits.astype("<u4") + 0x2800
+    return [(codes[r].tobytes().decode("utf-32-le"), owner[r].tolist()) for r in range(height)]
 
 
 def y_bounds(series: Sequence[np.ndarray]) -> tuple[float, float] | None:
@@ -78,54 +72,50 @@ def y_bounds(series: Sequence[np.ndarray]) -> tuple[float, float] | None:
     return lo, hi
 
 
-def dot_lines(view: PanelView, cells: int, height: int, lo: float, hi: float) -> list[list[tuple[float, float] | None]]:
+def dot_lines(view: PanelView, cells: int, height: int, lo: float, hi: float) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each series in dot coordinates; a NaN, or a time gap over 2.5x the usual spacing, breaks the line."""
     span_t = (view.end - view.start) or 1.0
+    x = (view.ts - view.start) / span_t * (cells * 2 - 1)
     gaps = np.diff(view.ts)
-    max_gap = 2.5 * float(np.median(gaps)) if len(gaps) else math.inf
-    xs = (view.ts - view.start) / span_t * (cells * 2 - 1)
+    breaks = np.flatnonzero(gaps > 2.5 * float(np.median(gaps))) + 1 if len(gaps) else np.empty(0, dtype=int)
+    x = np.insert(x, breaks, np.nan)
     scale = (height * 4 - 1) / ((hi - lo) or 1.0)
     lines = []
     for _, values in view.series:
-        points: list[tuple[float, float] | None] = []
-        last_t = None
-        for t, x, v in zip(view.ts, xs, values, strict=True):
-            if not math.isfinite(v) or x < 0:
-                points.append(None)
-                continue
-            if last_t is not None and t - last_t > max_gap:
-                points.append(None)
-            points.append((float(x), (v - lo) * scale))
-            last_t = t
-        lines.append(points)
+        y = np.insert((values - lo) * scale, breaks, np.nan)
+        lines.append((x, np.where(np.isfinite(x) & (x >= 0), y, np.nan)))
     return lines
 
 
-def graph_text(view: PanelView, width: int, height: int, *, dim: bool = False) -> Text:
-    """The panel's series as a braille graph with a small y-axis gutter, ``height`` lines of ``width`` cells."""
+def graph_rows(view: PanelView, width: int, height: int, *, dim: bool = False) -> list[list[tuple[str, str]]]:
+    """The series as ``height`` rows of (text, style) runs exactly ``width`` cells wide, after a y-axis gutter;
+    [] when there is nothing finite to draw."""
     gutter = 7 if width >= 24 else 0
     cells = max(1, width - gutter)
-    text = Text(no_wrap=True, overflow="crop")
     bounds = y_bounds([v for _, v in view.series])
     if bounds is None:
-        return text
+        return []
     lo, hi = bounds
-    rows = braille(dot_lines(view, cells, height, lo, hi), cells, height)
-    for r, (chars, owner) in enumerate(rows):
+    out = []
+    for r, (chars, owner) in enumerate(braille(dot_lines(view, cells, height, lo, hi), cells, height)):
+        runs = []
         if gutter:
             label = fmt_value(hi, view.spec.unit, short=True) if r == 0 else (
                 fmt_value(lo, view.spec.unit, short=True) if r == height - 1 else "")
-            text.append(f"{label[: gutter - 1]:>{gutter - 1}}▕", style="dim")
+            runs.append((f"{label[: gutter - 1]:>{gutter - 1}}▕", "dim"))
         start = 0
         for i in range(1, cells + 1):
             if i == cells or owner[i] != owner[start]:
                 idx = owner[start]
-                style = "dim" if idx < 0 else PALETTE[idx % len(PALETTE)] + (" dim" if dim else "")
-                text.append(chars[start:i], style=style)
+                runs.append((chars[start:i], "dim" if idx < 0 else PALETTE[idx % len(PALETTE)] + (" dim" if dim else "")))
                 start = i
-        if r < height - 1:
-            text.append("\n")
-    return text
+        out.append(runs)
+    return out
+
+
+@lru_cache(maxsize=64)
+def _style(name: str) -> Style:
+    return Style.parse(name)
 
 
 def legend_text(view: PanelView, width: int) -> Text:
@@ -161,12 +151,16 @@ class PanelCard(Widget, can_focus=True):
         self.spec = spec
         self.view: PanelView | None = None
         self.border_title = spec.title
+        self._strips: list[Strip] | None = None
+        self._strips_size = (0, 0)
 
     def show(self, view: PanelView) -> None:
-        """Take a new view: update the state class, the titles, and repaint."""
+        """Take a new view: update the state class (only when it changed), the titles, and repaint."""
+        if self.view is None or self.view.state != view.state:
+            for state in ("ok", "warn", "crit", "nodata", "error", "stale"):
+                self.set_class(view.state == state, f"-{state}")
         self.view = view
-        for state in ("ok", "warn", "crit", "nodata", "error", "stale"):
-            self.set_class(view.state == state, f"-{state}")
+        self._strips = None
         colour = {"ok": "green", "warn": "yellow", "crit": "red", "error": "red"}.get(view.state, "")
         value = fmt_value(view.value, view.spec.unit)
         self.border_title = Text.assemble(f"{self.spec.title} ", (value, f"bold {colour}".strip()))
@@ -178,22 +172,42 @@ class PanelCard(Widget, can_focus=True):
         self.border_subtitle = label
         self.refresh()
 
-    def render(self) -> Text:
+    def lines(self, width: int, height: int) -> tuple[list[list[tuple[str, str]]], Text]:
+        """The content: graph rows (exact-width runs) and the text under them (legend, or the message that
+        replaces the graph when there is nothing to draw)."""
         view = self.view
-        width, height = self.content_size.width, self.content_size.height
         if view is None:
-            return Text("waiting for data…", style="dim")
+            return [], Text("waiting for data…", style="dim")
         if view.state == "error" or not any(np.isfinite(v).any() for _, v in view.series):
-            return _message(view)
+            return [], _message(view)
         if height < 2:
-            return legend_text(view, width)
-        graph = graph_text(view, width, height - 1, dim=view.state == "stale")
+            return [], legend_text(view, width)
+        rows = graph_rows(view, width, height - 1, dim=view.state == "stale")
         if view.state == "stale":
             tail = Text(f"stale {fmt_age(view.age)}: {view.error or 'source not answering'}", style="yellow")
             tail.truncate(width, overflow="ellipsis")
         else:
             tail = legend_text(view, width)
-        return Text.assemble(graph, "\n", tail)
+        return rows, tail
+
+    def render_line(self, y: int) -> Strip:
+        """Line API: strips are built once per view and size; graph rows skip text wrapping (and Rich's width
+        caches) because every braille cell is exactly one cell wide."""
+        width, height = self.content_size.width, self.content_size.height
+        base = self.rich_style
+        if self._strips is None or self._strips_size != (width, height):
+            rows, tail = self.lines(width, height)
+            strips = [Strip([Segment(text, _style(style)) for text, style in runs], width).apply_style(base)
+                      for runs in rows]
+            console = self.app.console
+            for line in tail.wrap(console, width, overflow="ellipsis")[: max(0, height - len(strips))]:
+                strips.append(Strip(list(line.render(console))).crop_extend(0, width, base).apply_style(base))
+            self._strips, self._strips_size = strips, (width, height)
+        return self._strips[y] if y < len(self._strips) else Strip.blank(width, base)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips = None
 
 
 def _message(view: PanelView) -> Text:

@@ -1,0 +1,146 @@
+"""CPU of the ``mdash tui`` process at a 1 s refresh inside tmux, plus its time to first screen and first data.
+
+    python bench/tui_cpu.py [--quick]
+
+The demo stack (with a real Prometheus when one is installed) runs in this process and mdash reads it through a
+config file, so the measured process is the TUI alone. The peer is a bare Textual app in the same kind of tmux
+pane that updates one line every second: the floor any Textual UI pays for being alive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+
+SIZE = ("120", "40")
+PEER = """
+from datetime import datetime
+from textual.app import App
+from textual.widgets import Footer, Static
+class Clock(App):
+    def compose(self):
+        yield Static("peer", id="t")
+        yield Footer()
+    def on_mount(self):
+        self.set_interval(1, lambda: self.query_one("#t").update(f"peer {datetime.now():%H:%M:%S}"))
+Clock().run()
+"""
+DATA = re.compile(r"latency \d")  # a panel title carrying a value: data has arrived and been drawn
+
+
+class Pane:
+    """One command in a private tmux server (own -L socket); the pane's process is the command itself."""
+
+    def __init__(self, command: str) -> None:
+        self.socket = f"mdash-bench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.started = time.perf_counter()
+        self.tmux("new-session", "-d", "-s", "b", "-x", SIZE[0], "-y", SIZE[1], f"exec {command}")
+        self.process = psutil.Process(int(self.tmux("display-message", "-p", "-t", "b", "#{pane_pid}").strip()))
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], check=True, capture_output=True, text=True).stdout
+
+    def wait_for(self, pattern: re.Pattern[str], timeout: float = 60) -> float:
+        """Seconds from spawn until the screen matches (polled every 10 ms)."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            if pattern.search(self.tmux("capture-pane", "-p", "-t", "b")):
+                return time.perf_counter() - self.started
+            time.sleep(0.01)
+        raise TimeoutError(f"screen never matched {pattern.pattern!r}")
+
+    def cpu_percent(self, seconds: float) -> float:
+        """CPU of the pane's process over ``seconds``, in % of one core."""
+        before = self.process.cpu_times()
+        t0 = time.perf_counter()
+        time.sleep(seconds)
+        after = self.process.cpu_times()
+        used = (after.user - before.user) + (after.system - before.system)
+        return 100 * used / (time.perf_counter() - t0)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+        try:
+            self.process.wait(10)
+        except psutil.NoSuchProcess:
+            pass
+
+
+def write_config(stack, path: Path) -> None:
+    """The demo stack's Config as an mdash.toml (TOML basic strings are JSON strings)."""
+    config = stack.config()
+    lines = []
+    if config.prometheus:
+        lines += ["[prometheus]", f"url = {json.dumps(config.prometheus.url)}", ""]
+    lines += ["[refresh]", 'interval = "1s"', 'range = "15m"', ""]
+    for m in config.models:
+        lines.append("[[models]]")
+        for key in ("name", "endpoint", "metrics", "preset", "selector", "version", "served_name", "baseline"):
+            if getattr(m, key, None):
+                lines.append(f"{key} = {json.dumps(getattr(m, key))}")
+        lines.append("")
+    path.write_text("\n".join(lines))
+
+
+def run(quick: bool) -> list[dict]:
+    from mdash.demo.stack import DemoStack
+
+    seconds = 15.0 if quick else 60.0
+    with DemoStack() as stack, tempfile.TemporaryDirectory() as tmp:
+        stack.wait_for_data(30)
+        config = Path(tmp) / "mdash.toml"
+        write_config(stack, config)
+        tui = Pane(f"{sys.executable} -m mdash tui --config {config} --audit-log {tmp}/audit.jsonl")
+        try:
+            first_screen = tui.wait_for(re.compile(r"mdash .*every 1s"))
+            first_data = tui.wait_for(DATA)
+            time.sleep(3)  # past start-up work
+            samples = [tui.cpu_percent(seconds / 3) for _ in range(3)]
+        finally:
+            tui.close()
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
+        script.write(PEER)
+    peer = Pane(f"{sys.executable} {script.name}")
+    try:
+        peer_screen = peer.wait_for(re.compile(r"peer"))
+        time.sleep(3)
+        peer_samples = [peer.cpu_percent(seconds / 3) for _ in range(3)]
+    finally:
+        peer.close()
+        os.unlink(script.name)
+    cpu, peer_cpu = statistics.median(samples), statistics.median(peer_samples)
+    return [
+        {"measure": f"TUI CPU, % of one core (1 s refresh, {SIZE[0]}x{SIZE[1]} tmux, {seconds:.0f} s)",
+         "mdash": cpu, "peer": peer_cpu, "ratio": cpu / peer_cpu if peer_cpu else None, "goal": "<= 5",
+         "met": cpu <= 5},
+        {"measure": "TUI first screen, s from spawn (incl. Python start-up)", "mdash": first_screen,
+         "peer": peer_screen, "ratio": first_screen / peer_screen, "goal": "<= 0.5", "met": first_screen <= 0.5},
+        {"measure": "TUI first data, s from spawn (local Prometheus)", "mdash": first_data, "peer": None,
+         "ratio": None, "goal": "<= 1.5", "met": first_data <= 1.5},
+    ]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="15 s of CPU sampling instead of 60 s")
+    args = ap.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import table
+
+    print(table(run(args.quick)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
