@@ -23,8 +23,13 @@ def connect(
     metrics: str | None = None,
     preset: str | None = None,
     model: str | None = None,
+    demo: dict[str, Any] | None = None,
 ) -> NotebookDashboard:
-    """A NotebookDashboard for a Config, an ``mdash.toml`` path and/or flags; nothing given: the embedded demo."""
+    """A NotebookDashboard for a Config, an ``mdash.toml`` path and/or flags; nothing given: the embedded demo.
+
+    ``demo`` passes options to the embedded demo (``DemoStack``), e.g. ``{"canary_latency_ms": 20}`` for a slow
+    canary or ``{"prometheus": False}`` to compute panels from the servers' /metrics pages directly.
+    """
     from mdash.config import Config, load
     from mdash.dashboard import Dashboard
 
@@ -36,7 +41,7 @@ def connect(
     if cfg.is_empty:
         from mdash.demo.stack import DemoStack
 
-        stack = DemoStack().start()
+        stack = DemoStack(**(demo or {})).start()
         try:
             stack.wait_for_data(timeout=20)
             cfg = stack.config()
