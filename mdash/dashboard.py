@@ -96,6 +96,16 @@ class Dashboard:
         self._specs: list[PanelSpec] | None = None
         self._host_specs: dict[str, tuple[ModelConfig, str]] = {}
         self._host_probes: dict[str, HostProbe] = {}
+        self.notifier = self._notifier(config)
+
+    @staticmethod
+    def _notifier(config: Config) -> Any:
+        """The [[notify]] rules' Notifier, fed every snapshot so the TUI, notebook and CLI all alert the same way."""
+        if not config.notify:
+            return None
+        from mdash.actions.notify import Notifier
+
+        return Notifier(config.notify, default_target=config.rollback)
 
     # --- panel specs -------------------------------------------------------------------------------------
     @property
@@ -194,7 +204,7 @@ class Dashboard:
             fetched.update(self._fetch_host([s for s in specs if s.key in self._host_specs]))
             panels = [self._result(spec, fetched[spec.key], now) for spec in specs]
             endpoints: list[EndpointStatus] = [f.result() for f in probes]
-        return Snapshot(
+        snap = Snapshot(
             taken_at=now,
             source=self.source,
             panels=panels,
@@ -204,6 +214,9 @@ class Dashboard:
             demo=self.config.demo,
             reachable=not errors,
         )
+        if self.notifier is not None:
+            self.notifier.observe(snap)  # queues sends on the notifier's own thread; never blocks the refresh
+        return snap
 
     def _fetch_prometheus(self, specs: list[PanelSpec], start: float, end: float, step: float):
         """Every query of every spec at once on the pool; per spec a merged frame or the first error."""
@@ -339,6 +352,8 @@ class Dashboard:
     def close(self) -> None:
         """Stop the fetch pool and close every connection this dashboard opened."""
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self.notifier is not None:
+            self.notifier.close()  # queued alerts are delivered (and audited), not dropped
         self._http.close()
         if self._prom is not None:
             self._prom.close()

@@ -113,3 +113,25 @@ def test_a_send_that_cannot_start_is_audited_not_raised_on_the_refresh(tmp_path,
         (outcome,) = n.wait()
     assert not outcome.delivered and "NO_SUCH_SECRET is not set" in outcome.message
     assert read_audit(tmp_path / "a")[-1]["message"] == outcome.message
+
+
+def test_the_dashboard_feeds_every_snapshot_to_the_notify_rules(tmp_path, monkeypatch):
+    import time
+
+    from mdash.actions import parse_rollback
+    from mdash.dashboard import Dashboard
+    from mdash.demo.stack import DemoStack
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    with Receiver() as receiver, DemoStack(prometheus=False, traffic_rps=40, canary_errors=0.5) as demo:
+        config = demo.config()
+        config.rollback = parse_rollback({"url": receiver.url}, "t")
+        config.notify = parse_notify([{"when": "crit", "panel": "error ratio", "model": "iris-*"}], "t")
+        with Dashboard(config) as dash:
+            dash.snapshot()
+            time.sleep(1.0)  # direct mode: a rate needs a second scrape
+            dash.snapshot()
+        # closing the dashboard delivered the queued alert
+    alerts = [b for b in bodies(receiver) if b["type"] == "alert"]
+    assert [(a["model"], a["panel"]) for a in alerts] == [("iris-canary", "error ratio")]
+    assert [r["kind"] for r in read_audit(tmp_path / "mdash" / "audit.jsonl")].count("alert_result") == 1

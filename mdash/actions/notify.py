@@ -148,6 +148,7 @@ class Notifier:
             )
             return result
 
+        self._pending = [f for f in self._pending if not f.done()]  # a long-running refresh loop stays bounded
         self._pending.append(self._pool.submit(send))
 
 
