@@ -113,3 +113,34 @@ def test_cli_exits_3_when_the_endpoint_is_unusable(url, capsys):
     assert main(["canary", "--endpoint", url, "--model", "iris", "--dataset", IRIS]) == 3
     err = capsys.readouterr().err
     assert err.startswith("mdash: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_takes_endpoint_baseline_and_served_name_from_the_config_model(healthy, tmp_path, capsys):
+    cfg = tmp_path / "mdash.toml"
+    cfg.write_text(f'[[models]]\nname = "iris-canary"\nendpoint = "{healthy.stable_url}"\n'
+                   f'baseline = "{healthy.stable_url}"\nserved_name = "iris"\n')
+    argv = ["canary", "--config", str(cfg), "--model", "iris-canary", "--dataset", IRIS,
+            "--requests", "100", "--rate", "300", "--json"]
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["verdict"] == "pass" and set(doc["arms"]) == {"canary", "baseline"}
+
+
+def test_cli_names_the_models_a_config_has_when_the_model_is_unknown(tmp_path, capsys):
+    cfg = tmp_path / "mdash.toml"
+    cfg.write_text('[[models]]\nname = "iris"\nendpoint = "http://127.0.0.1:9"\n')
+    assert main(["canary", "--config", str(cfg), "--model", "nope"]) == 3
+    assert "no [[models]] entry named 'nope' (models: iris)" in capsys.readouterr().err
+
+
+def test_terminal_progress_is_a_rich_bar_per_arm():
+    from mdash.canary import Progress
+    from mdash.commands.canary import LiveProgress
+
+    with LiveProgress() as live:
+        live(Progress(arm="canary", done=5, total=10, errors=1, rps=50.0, p50_ms=1.5, p99_ms=9.0))
+        live(Progress(arm="baseline", done=10, total=10, errors=0, rps=60.0, p50_ms=1.2, p99_ms=None))
+        tasks = {t.description: t for t in live.progress.tasks}
+    assert (tasks["canary"].completed, tasks["canary"].total) == (5, 10)
+    assert "p50 1.50 ms  p99 9.00 ms  errors 1" in tasks["canary"].fields["stats"]
+    assert tasks["baseline"].finished and "p99 - ms" in tasks["baseline"].fields["stats"]

@@ -57,19 +57,25 @@ def run(args: argparse.Namespace) -> int:
                                   f"{' '.join(args.replay)})")
             report = Report.replay(args.replay[1])
         else:
+            served = args.model
+            if not args.endpoint and args.config and args.model:
+                m = _from_config(args.config, args.model)
+                args.endpoint, args.baseline, served = m.endpoint, args.baseline or m.baseline, m.server_name
             if not args.endpoint:
-                raise SourceError("--endpoint URL is required: the canary to test (or `mdash canary replay FILE`)")
+                raise SourceError("--endpoint URL is required: the canary to test (or --config FILE --model NAME "
+                                  "with that model's endpoint and baseline, or `mdash canary replay FILE`)")
             settings = CanarySettings(
-                endpoint=args.endpoint, baseline=args.baseline, model=args.model, protocol=args.protocol,
+                endpoint=args.endpoint, baseline=args.baseline, model=served, protocol=args.protocol,
                 requests=args.requests, duration=args.duration, concurrency=args.concurrency, rate=args.rate,
                 dataset=args.dataset, seed=args.seed, timeout=args.timeout, warmup=args.warmup,
                 max_p99_ms=args.max_p99_ms, max_error_ratio=args.max_error_ratio, min_accuracy=args.min_accuracy,
                 audit_log=args.audit_log,
             )
-            live = sys.stderr.isatty() and not args.json
-            report = canary(settings, progress=LiveLine() if live else None)
-            if live:
-                sys.stderr.write("\n")
+            if sys.stderr.isatty() and not args.json:
+                with LiveProgress() as live:
+                    report = canary(settings, progress=live)
+            else:
+                report = canary(settings)
     except MdashError as err:
         err.exit_code = 3  # every failure before a verdict means "could not run"
         raise
@@ -86,19 +92,46 @@ def run(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-class LiveLine:
-    """A single live status line on stderr (no rich: the numbers are enough)."""
+class LiveProgress:
+    """A rich progress bar per arm on stderr, with the running numbers (rps, p50, p99, errors)."""
 
     def __init__(self) -> None:
-        self.latest: dict[str, str] = {}
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[stats]}"), console=Console(stderr=True),
+        )
+        self.tasks: dict[str, int] = {}
 
     def __call__(self, p) -> None:
-        total = f"/{p.total}" if p.total else ""
         p50 = "-" if p.p50_ms is None else f"{p.p50_ms:.2f}"
         p99 = "-" if p.p99_ms is None else f"{p.p99_ms:.2f}"
-        self.latest[p.arm] = f"{p.arm} {p.done}{total} {p.rps:.0f} req/s p50 {p50} p99 {p99} ms err {p.errors}"
-        sys.stderr.write("\r\033[K" + " | ".join(self.latest.values()))
-        sys.stderr.flush()
+        stats = f"{p.rps:6.0f} req/s  p50 {p50} ms  p99 {p99} ms  errors {p.errors}"
+        if p.arm not in self.tasks:
+            self.tasks[p.arm] = self.progress.add_task(p.arm, total=p.total, stats=stats)
+        self.progress.update(self.tasks[p.arm], completed=p.done, total=p.total, stats=stats)
+
+    def __enter__(self) -> LiveProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+
+def _from_config(path: str, model: str):
+    """The [[models]] entry ``model`` of the config: its endpoint, baseline and served name feed the canary."""
+    from mdash.config import load
+    from mdash.errors import ConfigError
+
+    config = load(path)
+    for m in config.models:
+        if m.name == model:
+            return m
+    names = ", ".join(m.name for m in config.models) or "none"
+    raise ConfigError(f"{path}: no [[models]] entry named {model!r} (models: {names})")
 
 
 def roll_back(args: argparse.Namespace, report) -> None:
