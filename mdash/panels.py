@@ -141,6 +141,12 @@ class Snapshot:
     def by_key(self) -> dict[str, PanelResult]:
         return {p.spec.key: p for p in self.panels}
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per panel (model, group, title, unit, state, value, age_s, anomaly, error), for analysis."""
+        from mdash.render import CSV_FIELDS, panel_row
+
+        return pd.DataFrame([panel_row(p) for p in self.panels], columns=list(CSV_FIELDS))
+
     def to_html(self, path: str) -> Any:
         """Write a self-contained static HTML report (plotly is imported only now, never by the core)."""
         from mdash.notebook.report import write_html

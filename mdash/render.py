@@ -53,18 +53,25 @@ def to_json(snap: Snapshot) -> str:
 CSV_FIELDS = ("model", "group", "title", "unit", "state", "value", "age_s", "anomaly", "error")
 
 
+def panel_row(p: PanelResult) -> dict[str, Any]:
+    """One panel's latest reading as a flat row (CSV_FIELDS): the CSV output and ``Snapshot.to_frame()``."""
+    return {
+        "model": p.spec.model, "group": p.spec.group, "title": p.spec.title, "unit": p.spec.unit, "state": p.state,
+        "value": _num(p.value), "age_s": p.age, "anomaly": p.anomaly, "error": p.error,
+    }
+
+
 def to_csv(snap: Snapshot) -> str:
     """One row per panel with its latest value, for spreadsheets (the series are in the JSON)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_FIELDS)
     for p in snap.panels:
-        age = "" if p.age is None else f"{p.age:.1f}"
-        value = _num(p.value)
-        writer.writerow(
-            [p.spec.model, p.spec.group, p.spec.title, p.spec.unit, p.state, "" if value is None else repr(value),
-             age, "yes" if p.anomaly else "", p.error]
-        )
+        row = panel_row(p)
+        row["value"] = "" if row["value"] is None else repr(row["value"])
+        row["age_s"] = "" if p.age is None else f"{p.age:.1f}"
+        row["anomaly"] = "yes" if p.anomaly else ""
+        writer.writerow(row.values())
     return out.getvalue()
 
 

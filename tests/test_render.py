@@ -1,0 +1,36 @@
+"""A Snapshot's flat views agree: CSV rows and ``Snapshot.to_frame()`` come from the same panel row."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+from mdash.panels import PanelResult, PanelSpec, Query, Snapshot
+from mdash.render import CSV_FIELDS, to_csv
+
+SPEC = PanelSpec("p95", "performance", (Query("x"),), unit="s", warn=0.2, model="iris")
+SNAP = Snapshot(
+    taken_at=0,
+    source="direct",
+    panels=[
+        PanelResult(SPEC, value=0.25, state="warn", age=3.0, anomaly=True),
+        PanelResult(SPEC, value=math.nan, state="error", error="HTTP 503"),
+    ],
+)
+
+
+def test_to_frame_has_a_row_per_panel_with_native_types():
+    frame = SNAP.to_frame()
+    assert list(frame.columns) == list(CSV_FIELDS)
+    first, second = frame.to_dict("records")
+    assert (first["state"], first["value"], first["age_s"], first["anomaly"]) == ("warn", 0.25, 3.0, True)
+    assert second["value"] is None or math.isnan(second["value"])
+    assert second["error"] == "HTTP 503"
+
+
+def test_csv_rows_match_the_frame():
+    rows = list(csv.DictReader(io.StringIO(to_csv(SNAP))))
+    assert [r["state"] for r in rows] == list(SNAP.to_frame()["state"])
+    assert (rows[0]["value"], rows[0]["age_s"], rows[0]["anomaly"]) == ("0.25", "3.0", "yes")
+    assert (rows[1]["value"], rows[1]["anomaly"], rows[1]["error"]) == ("", "", "HTTP 503")
