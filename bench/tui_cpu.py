@@ -10,6 +10,7 @@ pane that updates one line every second: the floor any Textual UI pays for being
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -71,10 +72,8 @@ class Pane:
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             self.process.wait(10)
-        except psutil.NoSuchProcess:
-            pass
 
 
 def write_config(stack, path: Path) -> None:

@@ -67,14 +67,9 @@ class Actions:
 
     @classmethod
     def real(cls) -> Actions:
-        """mdash's own canary engine and rollback action layer, whichever are present in this build."""
-        found = cls()
-        try:
-            from mdash.canary import canary
-
-            found.canary = canary
-        except ImportError:
-            pass
+        """mdash's own canary engine and rollback action layer. The canary engine (aiohttp, scipy: ~60 MB) is
+        imported on first use, so a dashboard that never runs one stays small."""
+        found = cls(canary=_canary)
         try:
             from mdash.actions import plan_rollback, read_audit, rollback
 
@@ -82,6 +77,13 @@ class Actions:
         except ImportError:
             pass
         return found
+
+
+def _canary(*args: Any, **kwargs: Any) -> Any:
+    """mdash.canary.canary, imported when a canary is first run."""
+    from mdash.canary import canary
+
+    return canary(*args, **kwargs)
 
 
 @dataclass
@@ -375,7 +377,7 @@ class MdashApp(App):
             text.append(f" · filter “{self.filter_text}”", style="magenta")
         if self.readonly:
             text.append(" · read-only", style="dim")
-        self.query_one("#status", StatusBar).update(text)
+        self.query_one("#status", StatusBar).update(text, layout=False)  # one line, always: no re-layout
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         focused = self.focused

@@ -243,10 +243,17 @@ class EventFeed(Static):
     EventFeed { height: auto; min-height: 3; max-height: 12; border: round $panel-lighten-2; padding: 0 1; }
     """
 
+    _shown: tuple[Event, ...] | None = None
+
     def show(self, events: Sequence[Event]) -> None:
-        """Draw these events (already filtered and cut to fit)."""
+        """Draw these events (already filtered and cut to fit); a re-layout only when the line count changes."""
+        events = tuple(events)
+        if events == self._shown:
+            return
+        relayout = self._shown is None or len(events) != len(self._shown)
+        self._shown = events
         if not events:
-            self.update(Text("no events yet", style="dim"))
+            self.update(Text("no events yet", style="dim"), layout=relayout)
             return
         text = Text(no_wrap=True, overflow="ellipsis")
         for i, e in enumerate(events):
@@ -254,4 +261,4 @@ class EventFeed(Static):
                 text.append("\n")
             text.append(time.strftime("%H:%M:%S ", time.localtime(e.at)), style="dim")
             text.append(e.text, style=LEVEL_STYLE.get(e.level, ""))
-        self.update(text)
+        self.update(text, layout=relayout)
