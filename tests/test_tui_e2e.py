@@ -75,3 +75,19 @@ def test_mdash_tui_runs_the_demo_in_tmux_answers_keys_and_quits_leaving_no_proce
         assert not alive, f"left running: {[(p.pid, p.cmdline()) for p in alive]}"
     finally:
         tmux.kill()
+
+
+@pytest.mark.timeout(60)
+def test_closing_the_terminal_stops_the_demo_it_started(tmp_path):
+    tmux = Tmux()
+    try:
+        tmux("new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24",
+             f"cd {tmp_path} && {sys.executable} -m mdash tui --audit-log {tmp_path}/audit.jsonl")
+        shell = psutil.Process(int(tmux("display-message", "-p", "-t", "e2e", "#{pane_pid}").strip()))
+        tmux.wait_for(lambda s: "DEMO DATA" in s, 30, "the demo to start")
+        family = shell.children(recursive=True)
+        assert len(family) >= 3  # mdash and the two demo model servers (plus Prometheus when installed)
+    finally:
+        tmux.kill()  # SIGHUP, as when an SSH session drops
+    gone, alive = psutil.wait_procs(family, timeout=20)
+    assert not alive, f"left running: {[(p.pid, p.cmdline()) for p in alive]}"

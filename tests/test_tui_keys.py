@@ -262,3 +262,32 @@ async def test_panels_fit_the_terminal_width(size):
         assert app.query_one(".group-performance").styles.grid_size_columns == min(2, size[0] // 40)  # 2 panels
         assert cards[0].region.y == cards[1].region.y and cards[0].region.width >= 38
         assert all(c.region.right <= size[0] for c in app.query(PanelCard))
+
+
+async def test_the_first_screen_shows_while_the_dashboard_is_still_being_built():
+    built = threading.Event()
+    clock = Clock()
+
+    def connect():
+        built.wait(10)  # like config + demo start-up + pandas imports
+        return FakeDashboard(clock=clock)
+
+    app = MdashApp(connect=connect, live=False, clock=clock, actions=Actions())
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        assert "connecting to the data source" in status(app) and len(app.query(PanelCard)) == 0
+        built.set()
+        await settle(pilot)
+        assert len(app.query(PanelCard)) == 12 and app.last_snapshot is not None and "DEMO DATA" in status(app)
+
+
+async def test_a_bad_config_closes_the_app_with_its_error():
+    from mdash.errors import ConfigError
+
+    def connect():
+        raise ConfigError("mdash.toml: [prometheus] url: expected a URL, got 'nope'")
+
+    app = MdashApp(connect=connect, live=False, actions=Actions())
+    async with app.run_test() as pilot:
+        await settle(pilot)
+    assert isinstance(app.connect_error, ConfigError) and app.return_code == 2

@@ -6,8 +6,8 @@ It is used only where the real thing cannot give the same screen twice; the end-
 from __future__ import annotations
 
 import io
-from collections import deque
 import threading
+from collections import deque
 from dataclasses import dataclass
 from types import SimpleNamespace
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 
 from mdash.commands._common import add_source_args, dashboard_from_args
 
@@ -25,21 +28,50 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mdash.config import parse_duration
     from mdash.errors import ConfigError
 
-    interval = parse_duration(args.interval, "--interval") if args.interval else None
-    if interval is not None and interval < 0.2:
-        raise ConfigError(f"--interval: expected at least 200ms, got {args.interval!r}")
-    range_seconds = parse_duration(args.range, "--range") if args.range else None
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise ConfigError("mdash tui needs a terminal; for pipes and scripts use `mdash snapshot` or `mdash check`")
     from mdash.tui.app import MdashApp
 
-    with dashboard_from_args(args, demo_wait=0) as dash:
-        if range_seconds:
-            dash.range_seconds = range_seconds
-        app = MdashApp(dash, readonly=args.readonly, interval=interval, export_dir=args.export_dir,
-                       audit_log=args.audit_log)
+    exits = contextlib.ExitStack()
+    connected = threading.Event()
+
+    def connect():
+        """Config, demo start-up (when nothing is configured) and the Dashboard, while the app already shows."""
+        try:
+            from mdash.config import parse_duration
+
+            interval = parse_duration(args.interval, "--interval") if args.interval else None
+            if interval is not None and interval < 0.2:
+                raise ConfigError(f"--interval: expected at least 200ms, got {args.interval!r}")
+            range_seconds = parse_duration(args.range, "--range") if args.range else None
+            dash = exits.enter_context(dashboard_from_args(args, demo_wait=0))
+            if interval:
+                dash.config.interval = interval
+            if range_seconds:
+                dash.range_seconds = range_seconds
+            return dash
+        finally:
+            connected.set()
+
+    app = MdashApp(connect=connect, readonly=args.readonly, export_dir=args.export_dir, audit_log=args.audit_log)
+
+    def hang_up(signum: int, _frame: object) -> None:
+        """Terminal closed or process told to stop: quit through the normal path so the demo is stopped."""
+        if app.is_running:
+            app.exit(return_code=128 + signum)
+        else:
+            raise SystemExit(128 + signum)
+
+    previous = {sig: signal.signal(sig, hang_up) for sig in (signal.SIGHUP, signal.SIGTERM)}
+    try:
         app.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        connected.wait(60)  # quit while connecting: let the demo finish starting, then stop it
+        exits.close()
+    if app.connect_error is not None:
+        raise app.connect_error
     return app.return_code or 0

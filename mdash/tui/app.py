@@ -14,18 +14,21 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Static, TabbedContent, TabPane
 
-from mdash.panels import GROUPS, PanelSpec, Snapshot
 from mdash.tui.view import EventLog, PanelView, audit_events, fmt_age, fmt_duration
 from mdash.tui.widgets import EventFeed, PanelCard, StatusBar
+
+if TYPE_CHECKING:  # mdash.panels imports pandas (~0.3 s): the first screen must not wait for it
+    from mdash.panels import PanelSpec, Snapshot
 
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 RANGES = (300.0, 900.0, 3600.0, 21600.0, 86400.0)
@@ -145,8 +148,9 @@ class MdashApp(App):
 
     def __init__(
         self,
-        dashboard: Any,
+        dashboard: Any = None,
         *,
+        connect: Callable[[], Any] | None = None,
         readonly: bool = False,
         interval: float | None = None,
         clock: Callable[[], float] = time.time,
@@ -155,12 +159,14 @@ class MdashApp(App):
         export_dir: str | Path = ".",
         audit_log: str | None = None,
     ) -> None:
+        """Show ``dashboard``; or paint at once and build it with ``connect`` (blocking, run in a thread: config,
+        demo start-up and pandas imports take a second or more), exiting with its error if it raises."""
         super().__init__()
-        self.dashboard = dashboard
-        config = dashboard.config
-        self.readonly = readonly or bool(getattr(config, "readonly", False))
-        self.demo = bool(getattr(config, "demo", False))
-        self.interval = interval or float(getattr(config, "interval", 2.0) or 2.0)
+        self.dashboard: Any = None
+        self._connect = connect
+        self.connect_error: BaseException | None = None
+        self._readonly_flag, self._interval_flag = readonly, interval
+        self.readonly, self.demo, self.interval = readonly, False, interval or 2.0
         self.clock = clock
         self.live = live
         self.actions = actions if actions is not None else Actions.real()
@@ -175,47 +181,62 @@ class MdashApp(App):
         self.fetches = 0
         self._inflight: float | None = None
         self._timer = None
-        self.families = families(getattr(config, "models", []), [s.model for s in dashboard.specs])
+        self.families: list[Family] = []
         self._cards: list[PanelCard] = []  # a model-less panel (e.g. firing alerts) has a card in every tab
-        self._pane_of: dict[str, int] = {}  # model -> tab index
+        if dashboard is not None:
+            self._adopt(dashboard)
+
+    def _adopt(self, dashboard: Any) -> None:
+        """Take the dashboard: its config decides read-only, demo banner, interval and the tabs."""
+        self.dashboard = dashboard
+        config = dashboard.config
+        self.readonly = self._readonly_flag or bool(getattr(config, "readonly", False))
+        self.demo = bool(getattr(config, "demo", False))
+        self.interval = self._interval_flag or float(getattr(config, "interval", 2.0) or 2.0)
+        self.families = families(getattr(config, "models", []), [s.model for s in dashboard.specs])
 
     # ---- layout -------------------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
-        with TabbedContent(id="tabs"):
-            for i, fam in enumerate(self.families):
-                label = fam.name if len(fam.members) == 1 else f"{fam.name} ({' | '.join(_short(fam))})"
-                with TabPane(label, id=f"tab-{i}"), VerticalScroll(classes="pane"):
-                    yield from self._compose_family(i, fam)
+        if self.dashboard is None:
+            yield Static("connecting…", id="connecting")
+        else:
+            with TabbedContent(id="tabs"):
+                yield from self._panes()
         yield Input(placeholder="filter panels by title, group or model (enter: keep, esc: clear)", id="filter")
         yield Footer(compact=True, show_command_palette=False)
 
-    def _compose_family(self, index: int, fam: Family) -> ComposeResult:
+    def _panes(self) -> list[TabPane]:
+        """One tab per model family: version columns, the three groups of panel cards, the events feed."""
+        return [
+            TabPane(fam.name if len(fam.members) == 1 else f"{fam.name} ({' | '.join(_short(fam))})",
+                    VerticalScroll(*self._family_widgets(fam), classes="pane"), id=f"tab-{i}")
+            for i, fam in enumerate(self.families)
+        ]
+
+    def _family_widgets(self, fam: Family) -> list[Widget]:
+        from mdash.panels import GROUPS
+
         specs = [s for s in self.dashboard.specs if s.model in fam.members or not s.model]
-        for model in fam.members:
-            self._pane_of[model] = index
+        out: list[Widget] = []
         if len(fam.members) > 1:
-            with Horizontal(classes="versions"):
-                for model in fam.members:
-                    yield Label(model, classes="version")
+            out.append(Horizontal(*(Label(m, classes="version") for m in fam.members), classes="versions"))
         for group in GROUPS:
-            yield Label(group.capitalize(), classes="group-title")
-            grid = Grid(classes=f"panels group-{group}")
-            grid.styles.grid_size_columns = len(fam.members) if len(fam.members) > 1 else 2
-            with grid:
-                cells = self._cells(specs, group, fam.members)
-                if not cells:
-                    yield Static("no panels in this group", classes="empty")
-                for spec in cells:
-                    if spec is None:
-                        yield Static("", classes="hole")
-                        continue
-                    card = PanelCard(spec)
+            out.append(Label(group.capitalize(), classes="group-title"))
+            children: list[Widget] = []
+            for spec in self._cells(specs, group, fam.members):
+                card = PanelCard(spec) if spec is not None else Static("", classes="hole")
+                if spec is not None:
                     self._cards.append(card)
-                    yield card
+                children.append(card)
+            grid = Grid(*(children or [Static("no panels in this group", classes="empty")]),
+                        classes=f"panels group-{group}")
+            grid.styles.grid_size_columns = len(fam.members) if len(fam.members) > 1 else 2
+            out.append(grid)
             if group == "exceptions":
-                yield EventFeed(classes="feed")
+                out.append(EventFeed(classes="feed"))
+        return out
 
     @staticmethod
     def _cells(specs: list[PanelSpec], group: str, members: list[str]) -> list[PanelSpec | None]:
@@ -228,12 +249,35 @@ class MdashApp(App):
         return [by.get((m, t)) for t in titles for m in members]
 
     def on_mount(self) -> None:
+        self._update_status()
+        if self.dashboard is None:
+            self.run_worker(self._connecting(), name="connect", exit_on_error=False)
+        else:
+            self._start()
+
+    async def _connecting(self) -> None:
+        try:
+            dashboard = await in_daemon_thread(self._connect)
+        except Exception as err:  # noqa: BLE001 - the command re-raises it after the app has closed
+            self.connect_error = err
+            self.exit(return_code=getattr(err, "exit_code", 1))
+            return
+        self._adopt(dashboard)
+        tabs = TabbedContent(id="tabs")
+        await self.mount(tabs, before=self.query_one("#filter"))
+        for pane in self._panes():
+            await tabs.add_pane(pane)
+        await self.query_one("#connecting").remove()
+        self._start()
+
+    def _start(self) -> None:
         for pane in self.query(".pane"):  # panels scrolled into view are fetched right away
             self.watch(pane, "scroll_y", lambda _y: self.call_after_refresh(self.refresh_data), init=False)
         for entry in self._read_audit():
             self.events.events.append(entry)
         self._start_timer()
         self._update_status()
+        self._update_feed()
         self.call_after_refresh(self._fit_columns)
 
     def on_resize(self) -> None:
@@ -242,6 +286,8 @@ class MdashApp(App):
     def _fit_columns(self) -> None:
         """Single-version tabs get as many ~40-cell columns as fit (no more than a group has panels); each query
         asks 2 points per cell of the widest graph on screen, so history never exceeds twice the graph width."""
+        if self.dashboard is None:
+            return
         width = self.size.width
         for grid in self.query(".panels").results(Grid):
             fam = self.families[self._index_of(grid)]
@@ -277,8 +323,8 @@ class MdashApp(App):
         self.refresh_data()
 
     def active_family(self) -> Family:
-        tabs = self.query_one("#tabs", TabbedContent)
-        active = tabs.active or "tab-0"
+        tabs = list(self.query("#tabs").results(TabbedContent))
+        active = (tabs[0].active if tabs else "") or "tab-0"
         return self.families[int(active[4:])] if self.families else Family("", [])
 
     def _visible_cards(self) -> list[PanelCard]:
@@ -296,7 +342,7 @@ class MdashApp(App):
 
     def refresh_data(self) -> None:
         """Start one fetch of the visible panels, unless paused or one is already in flight."""
-        if self.paused or self._inflight is not None:
+        if self.paused or self._inflight is not None or self.dashboard is None:
             return
         cards = self._visible_cards()
         keys = {c.spec.key for c in cards}
@@ -357,6 +403,11 @@ class MdashApp(App):
             text.append(" DEMO DATA ", style="bold black on yellow")
             text.append(" ")
         text.append("mdash ", style="bold")
+        if self.dashboard is None:
+            text.append("connecting to the data source (starting the demo when nothing is configured)…",
+                        style="yellow")
+            self.query_one("#status", StatusBar).update(text, layout=False)
+            return
         text.append(f"{self.dashboard.source} ", style="cyan")
         text.append(f"every {fmt_duration(self.interval)} · range {fmt_duration(float(self.dashboard.range_seconds))} · ")
         if self.paused:

@@ -9,16 +9,18 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from mdash.panels import PanelResult, PanelSpec, Snapshot
-from mdash.render import format_value
+if TYPE_CHECKING:  # pandas (via mdash.panels) loads after the first screen, with the dashboard
+    from mdash.panels import PanelResult, PanelSpec, Snapshot
 
 
-def unix_seconds(index: pd.Index) -> np.ndarray:
+def unix_seconds(index: Any) -> np.ndarray:
     """Unix seconds of a DatetimeIndex whatever its resolution (pandas 3 defaults to µs)."""
+    import pandas as pd
+
     if isinstance(index, pd.DatetimeIndex):
         return index.as_unit("ns").asi8 / 1e9
     return np.asarray(index, dtype=float)
@@ -79,6 +81,8 @@ class PanelView:
 
 def fmt_value(value: float | None, unit: str = "", *, short: bool = False) -> str:
     """A value in its unit as the CLI shows it; ``short`` fits 6 cells for axes and legends (unit mostly left out)."""
+    from mdash.render import format_value
+
     if not short or value is None or not math.isfinite(value):
         return format_value(value, unit)
     if unit in ("ratio", "percentunit"):
@@ -189,6 +193,8 @@ def audit_events(entries: list[dict]) -> list[Event]:
 
 
 def _entry_time(entry: dict) -> float:
+    import pandas as pd
+
     for key in ("ts", "time", "at", "timestamp"):
         value = entry.get(key)
         if isinstance(value, int | float):

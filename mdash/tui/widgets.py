@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.segment import Segment
@@ -18,7 +19,6 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
-from mdash.panels import PanelSpec
 from mdash.tui.view import Event, PanelView, fmt_age, fmt_value
 
 PALETTE = ("cyan", "magenta", "yellow", "green", "blue", "bright_white")
@@ -26,6 +26,9 @@ PALETTE = ("cyan", "magenta", "yellow", "green", "blue", "bright_white")
 
 LEVEL_STYLE = {"crit": "bold red", "warn": "yellow", "info": "cyan", "ok": "green"}
 STATE_LABEL = {"warn": "WARN", "crit": "CRIT", "nodata": "no data", "error": "ERROR", "stale": "STALE"}
+
+if TYPE_CHECKING:
+    from mdash.panels import PanelSpec
 
 _DOTS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.uint8)  # [dot row][dot col]
 
