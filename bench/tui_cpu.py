@@ -102,7 +102,7 @@ def run(quick: bool) -> list[dict]:
         write_config(stack, config)
         tui = Pane(f"{sys.executable} -m mdash tui --config {config} --audit-log {tmp}/audit.jsonl")
         try:
-            first_screen = tui.wait_for(re.compile(r"mdash .*every 1s"))
+            first_screen = tui.wait_for(re.compile(r"mdash (connecting|http)"))  # the first paint
             first_data = tui.wait_for(DATA)
             time.sleep(3)  # past start-up work
             samples = [tui.cpu_percent(seconds / 3) for _ in range(3)]
