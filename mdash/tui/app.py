@@ -269,6 +269,7 @@ class MdashApp(App):
             await tabs.add_pane(pane)
         await self.query_one("#connecting").remove()
         self._start()
+        self.call_after_refresh(self._focus_first_card)
 
     def _start(self) -> None:
         for pane in self.query(".pane"):  # panels scrolled into view are fetched right away

@@ -90,6 +90,8 @@ def fmt_value(value: float | None, unit: str = "", *, short: bool = False) -> st
     if unit in ("bytes", "B", "percent", "%"):
         return format_value(value, unit).replace(" ", "")
     if unit == "s":
+        if abs(value) < 1e-3:
+            return f"{value * 1e6:.3g}µs"
         return f"{value * 1000:.3g}ms" if abs(value) < 1 else f"{value:.3g}s"
     for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= size:

@@ -99,11 +99,12 @@ def graph_rows(view: PanelView, width: int, height: int, *, dim: bool = False) -
     if bounds is None:
         return []
     lo, hi = bounds
+    flat = not any((v[np.isfinite(v)] > lo).any() for _, v in view.series)  # no scale to show above the line
     out = []
     for r, (chars, owner) in enumerate(braille(dot_lines(view, cells, height, lo, hi), cells, height)):
         runs = []
         if gutter:
-            label = fmt_value(hi, view.spec.unit, short=True) if r == 0 else (
+            label = ("" if flat else fmt_value(hi, view.spec.unit, short=True)) if r == 0 else (
                 fmt_value(lo, view.spec.unit, short=True) if r == height - 1 else "")
             runs.append((f"{label[: gutter - 1]:>{gutter - 1}}▕", "dim"))
         start = 0
@@ -126,8 +127,8 @@ def legend_text(view: PanelView, width: int) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     for i, (legend, value) in enumerate(view.latest()):
         if i:
-            text.append("  ")
-        text.append("━ ", style=PALETTE[i % len(PALETTE)])
+            text.append(" ")
+        text.append("━", style=PALETTE[i % len(PALETTE)])
         text.append(f"{legend or view.spec.title} ")
         text.append(fmt_value(value, view.spec.unit, short=True), style="bold")
     if view.spec.note:
