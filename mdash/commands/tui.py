@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import threading
+import time
 
 from mdash.commands._common import add_source_args, dashboard_from_args
 
@@ -57,8 +59,22 @@ def run(args: argparse.Namespace) -> int:
 
     app = MdashApp(connect=connect, readonly=args.readonly, export_dir=args.export_dir, audit_log=args.audit_log)
 
+    closing = threading.Lock()
+
+    def close() -> None:
+        with closing:
+            exits.close()
+
     def hang_up(signum: int, _frame: object) -> None:
-        """Terminal closed or process told to stop: quit through the normal path so the demo is stopped."""
+        """Terminal closed or process told to stop: quit through the normal path so the demo is stopped; if
+        Textual cannot finish (its terminal is gone), stop the demo anyway and leave after 3 s."""
+
+        def last_resort() -> None:
+            time.sleep(3)
+            close()
+            os._exit(128 + signum)
+
+        threading.Thread(target=last_resort, daemon=True).start()
         if app.is_running:
             app.exit(return_code=128 + signum)
         else:
@@ -71,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         connected.wait(60)  # quit while connecting: let the demo finish starting, then stop it
-        exits.close()
+        close()
     if app.connect_error is not None:
         raise app.connect_error
     return app.return_code or 0
