@@ -13,6 +13,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import pandas as pd
 
+from mdash.fmt import unix_seconds
+
 Group = Literal["performance", "resources", "exceptions"]
 GROUPS: tuple[Group, ...] = ("performance", "resources", "exceptions")
 State = Literal["ok", "warn", "crit", "nodata", "error", "stale"]
@@ -95,7 +97,7 @@ class PanelResult:
         out = []
         if self.frame.empty:
             return [(str(c), []) for c in self.frame.columns]
-        ts = self.frame.index.as_unit("ns").asi8 / 1e9 if isinstance(self.frame.index, pd.DatetimeIndex) else self.frame.index
+        ts = unix_seconds(self.frame.index)
         for col in self.frame.columns:
             vals = self.frame[col].to_numpy(dtype=float)
             out.append((str(col), [(float(t), _finite(v)) for t, v in zip(ts, vals, strict=True)]))

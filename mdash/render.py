@@ -8,18 +8,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from datetime import UTC, datetime
 from typing import Any
 
+from mdash.fmt import fmt_age, fmt_value, num
 from mdash.panels import PanelResult, Snapshot
 
 SCHEMA = "mdash.snapshot/1"
-_BYTES = ("B", "KiB", "MiB", "GiB", "TiB")
-
-
-def _num(v: float | None) -> float | None:
-    return None if v is None or math.isnan(v) or math.isinf(v) else float(v)
 
 
 def panel_dict(p: PanelResult) -> dict[str, Any]:
@@ -30,7 +25,7 @@ def panel_dict(p: PanelResult) -> dict[str, Any]:
         "title": p.spec.title,
         "unit": p.spec.unit,
         "state": p.state,
-        "value": _num(p.value),
+        "value": num(p.value),
         "series": [{"legend": legend, "points": [[t, v] for t, v in points]} for legend, points in p.series],
         "error": p.error or None,
     }
@@ -57,7 +52,7 @@ def panel_row(p: PanelResult) -> dict[str, Any]:
     """One panel's latest reading as a flat row (CSV_FIELDS): the CSV output and ``Snapshot.to_frame()``."""
     return {
         "model": p.spec.model, "group": p.spec.group, "title": p.spec.title, "unit": p.spec.unit, "state": p.state,
-        "value": _num(p.value), "age_s": p.age, "anomaly": p.anomaly, "error": p.error,
+        "value": num(p.value), "age_s": p.age, "anomaly": p.anomaly, "error": p.error,
     }
 
 
@@ -75,34 +70,6 @@ def to_csv(snap: Snapshot) -> str:
     return out.getvalue()
 
 
-def format_value(value: float | None, unit: str = "") -> str:
-    """A human reading of a value in its unit: 0.123 s → "123 ms", 1.5e9 bytes → "1.4 GiB", 0.02 ratio → "2.00%"."""
-    v = _num(value)
-    if v is None:
-        return "—"
-    if unit == "s":
-        return f"{v * 1000:.3g} ms" if abs(v) < 1 else f"{v:.3g} s"
-    if unit in ("bytes", "B"):
-        i = 0
-        while abs(v) >= 1024 and i < len(_BYTES) - 1:
-            v, i = v / 1024, i + 1
-        return f"{v:.3g} {_BYTES[i]}"
-    if unit in ("bytes/s", "B/s"):
-        return format_value(v, "bytes") + "/s"
-    if unit in ("ratio", "percentunit"):
-        return f"{v * 100:.2f}%"
-    if unit in ("percent", "%"):
-        return f"{v:.1f}%"
-    text = f"{v:.4g}"
-    return f"{text} {unit}" if unit else text
-
-
-def _age(age: float | None) -> str:
-    if age is None:
-        return ""
-    return f"{age:.0f}s" if age < 120 else f"{age / 60:.0f}m"
-
-
 def to_table(snap: Snapshot) -> str:
     """An aligned plain-text table of every panel, grouped as the dashboard shows them, then endpoints and errors."""
     when = datetime.fromtimestamp(snap.taken_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -111,8 +78,8 @@ def to_table(snap: Snapshot) -> str:
     for p in snap.panels:
         note = p.error or (p.anomaly_reason if p.anomaly else "") or p.spec.note
         state = p.state + ("!" if p.anomaly else "")
-        rows.append((p.spec.model or "-", p.spec.group, p.spec.title, format_value(p.value, p.spec.unit), state,
-                     _age(p.age), " ".join(note.split())[:100]))
+        rows.append((p.spec.model or "-", p.spec.group, p.spec.title, fmt_value(p.value, p.spec.unit), state,
+                     fmt_age(p.age), " ".join(note.split())[:100]))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] for r in rows]
     for e in snap.endpoints:

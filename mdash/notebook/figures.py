@@ -17,8 +17,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from mdash.fmt import fmt_age, fmt_value, unix_seconds
 from mdash.panels import PanelResult, PanelSpec
-from mdash.tui.view import fmt_age, fmt_value, unix_seconds
 
 STATE_COLORS = {
     "ok": "#2e7d32",

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import plotly.io as pio
 
+from mdash.fmt import fmt_age, fmt_value
 from mdash.notebook.figures import STATE_COLORS, PanelGrid
 from mdash.panels import GROUPS, Snapshot
-from mdash.tui.view import fmt_age, fmt_value
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #212121; }

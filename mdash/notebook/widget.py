@@ -12,10 +12,10 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from mdash.fmt import fmt_duration
 from mdash.notebook.figures import PanelGrid
 from mdash.notebook.loop import Refresher
 from mdash.panels import GROUPS, PanelSpec, Snapshot
-from mdash.tui.view import fmt_duration
 
 RANGES = (300.0, 900.0, 3600.0, 6 * 3600.0, 86400.0)
 INTERVALS = (1.0, 2.0, 5.0, 10.0, 30.0)

@@ -24,7 +24,8 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Static, TabbedContent, TabPane
 
-from mdash.tui.view import EventLog, PanelView, audit_events, fmt_age, fmt_duration
+from mdash.fmt import fmt_age, fmt_duration
+from mdash.tui.view import EventLog, PanelView, audit_events
 from mdash.tui.widgets import EventFeed, PanelCard, StatusBar
 
 if TYPE_CHECKING:  # mdash.panels imports pandas (~0.3 s): the first screen must not wait for it

@@ -23,10 +23,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, ProgressBar, Static
 
+from mdash.fmt import fmt_value
 from mdash.panels import PanelSpec, Snapshot
 from mdash.render import to_csv, to_json
 from mdash.tui.app import in_daemon_thread
-from mdash.tui.view import PanelView, fmt_value
+from mdash.tui.view import PanelView
 from mdash.tui.widgets import PALETTE, STATE_LABEL, PanelCard
 
 HELP = """\

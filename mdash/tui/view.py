@@ -5,25 +5,17 @@ Widgets only read these; nothing here imports Textual, so the refresh loop's boo
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mdash.fmt import fmt_value, unix_seconds
+
 if TYPE_CHECKING:  # pandas (via mdash.panels) loads after the first screen, with the dashboard
     from mdash.panels import PanelResult, PanelSpec, Snapshot
-
-
-def unix_seconds(index: Any) -> np.ndarray:
-    """Unix seconds of a DatetimeIndex whatever its resolution (pandas 3 defaults to µs)."""
-    import pandas as pd
-
-    if isinstance(index, pd.DatetimeIndex):
-        return index.as_unit("ns").asi8 / 1e9
-    return np.asarray(index, dtype=float)
 
 
 def thin(n: int, max_points: int) -> np.ndarray:
@@ -77,48 +69,6 @@ class PanelView:
             finite = values[np.isfinite(values)]
             out.append((legend, float(finite[-1]) if len(finite) else None))
         return out
-
-
-def fmt_value(value: float | None, unit: str = "", *, short: bool = False) -> str:
-    """A value in its unit as the CLI shows it; ``short`` fits 6 cells for axes and legends (unit mostly left out)."""
-    from mdash.render import format_value
-
-    if not short or value is None or not math.isfinite(value):
-        return format_value(value, unit)
-    if unit in ("ratio", "percentunit"):
-        return f"{value * 100:.3g}%"
-    if unit in ("bytes", "B", "percent", "%"):
-        return format_value(value, unit).replace(" ", "")
-    if unit == "s":
-        if abs(value) < 1e-3:
-            return f"{value * 1e6:.3g}µs"
-        return f"{value * 1000:.3g}ms" if abs(value) < 1 else f"{value:.3g}s"
-    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"{value / size:.3g}{suffix}"
-    return f"{value:.3g}"
-
-
-def fmt_age(seconds: float | None) -> str:
-    """A short age: 4s, 3m, 2h."""
-    if seconds is None:
-        return "–"
-    seconds = max(0.0, seconds)
-    if seconds < 90:
-        return f"{seconds:.0f}s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"
-
-
-def fmt_duration(seconds: float) -> str:
-    """A range or interval as people write it: 500ms, 2s, 15m, 1h, 24h."""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    for unit, size in (("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:.0f}{unit}"
-    return f"{seconds:g}s"
 
 
 @dataclass(frozen=True)

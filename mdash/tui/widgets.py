@@ -19,7 +19,8 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
-from mdash.tui.view import Event, PanelView, fmt_age, fmt_value
+from mdash.fmt import fmt_age, fmt_value
+from mdash.tui.view import Event, PanelView
 
 PALETTE = ("cyan", "magenta", "yellow", "green", "blue", "bright_white")
 """Series colours: ANSI names, so 16-colour terminals show them as intended."""
