@@ -9,7 +9,6 @@ Memory is measured with tracemalloc (Python + numpy allocations).
 
 from __future__ import annotations
 
-import argparse
 import collections
 import gc
 import sys
@@ -73,12 +72,10 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from run import table  # bench/run.py, beside this file: the same Markdown table for every benchmark
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import bench_main  # bench/run.py: the same flags and table for every benchmark
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    print(table(run(parser.parse_args(argv).quick)))
-    return 0
+    return bench_main(run, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,10 @@ parse with nothing cached; "warm" is a Scraper's repeated scrape of the same pag
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
+from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -66,12 +66,10 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from run import table  # bench/run.py, beside this file: the same Markdown table for every benchmark
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import bench_main  # bench/run.py: the same flags and table for every benchmark
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    print(table(run(parser.parse_args(argv).quick)))
-    return 0
+    return bench_main(run, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,14 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def bench_main(run, doc: str, argv: list[str] | None = None) -> int:
+    """The command line of one benchmark script: ``--quick``, then its rows as the shared table."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter run")
+    print(table(run(parser.parse_args(argv).quick)))
+    return 0
+
+
 def machine() -> str:
     return (
         f"{platform.system()} {platform.machine()}, {psutil.cpu_count()} cores, "

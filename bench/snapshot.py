@@ -10,11 +10,12 @@ Goals: median snapshot <= 80 ms, and <= 0.5 of the one-by-one time.
 
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
+import sys
 import threading
 import time
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, start_http_server
 
@@ -114,13 +115,11 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from run import table  # bench/run.py, beside this file: the same Markdown table for every benchmark
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import bench_main  # bench/run.py: the same flags and table for every benchmark
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    print(table(run(parser.parse_args(argv).quick)))
-    return 0
+    return bench_main(run, __doc__, argv)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

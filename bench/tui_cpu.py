@@ -9,7 +9,6 @@ pane that updates one line every second: the floor any Textual UI pays for being
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -130,15 +129,11 @@ def run(quick: bool) -> list[dict]:
     ]
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="15 s of CPU sampling instead of 60 s")
-    args = ap.parse_args()
+def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from run import table
+    from run import bench_main  # bench/run.py: the same flags and table for every benchmark
 
-    print(table(run(args.quick)))
-    return 0
+    return bench_main(run, __doc__, argv)
 
 
 if __name__ == "__main__":

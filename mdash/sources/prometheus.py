@@ -187,7 +187,10 @@ class PrometheusSource:
 
     def range(self, promql: str, start: float, end: float, step: float, legend: str = "") -> pd.DataFrame:
         """``promql`` evaluated every ``step`` seconds from ``start`` to ``end`` (unix seconds)."""
-        got = self._call(
+        return self._frame(self._range_call(promql, start, end, step), legend, promql)
+
+    def _range_call(self, promql: str, start: float, end: float, step: float) -> dict:
+        return self._call(
             promql,
             self._client.custom_query_range,
             promql,
@@ -196,7 +199,6 @@ class PrometheusSource:
             step=f"{step:.3f}",
             params=self._params(),
         )
-        return self._frame(got, legend, promql)
 
     def range_many(
         self, queries: list[tuple[str, str]], start: float, end: float, step: float
@@ -210,15 +212,7 @@ class PrometheusSource:
             f'label_replace(({promql}), "{_TAG}", "{i}", "", "")' for i, (promql, _) in enumerate(queries)
         )
         try:
-            got = self._call(
-                joined,
-                self._client.custom_query_range,
-                joined,
-                start_time=datetime.fromtimestamp(start, UTC),
-                end_time=datetime.fromtimestamp(end, UTC),
-                step=f"{step:.3f}",
-                params=self._params(),
-            )
+            got = self._range_call(joined, start, end, step)
             data = got["data"]
             if not isinstance(data, dict) or not isinstance(data.get("result"), list) or not all(
                 isinstance(item, dict) and isinstance(item.get("metric") or {}, dict) for item in data["result"]
