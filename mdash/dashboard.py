@@ -39,6 +39,7 @@ HOST_PANELS = (  # (title, HostProbe column, unit) for local model processes who
 )
 NEEDS_PROMETHEUS = "needs Prometheus: custom PromQL cannot be computed from a scrape"
 PROBE_TIMEOUT = 2.0
+JOIN = 16  # queries per joined request: few round trips, yet several requests for Prometheus' cores to share
 
 
 def _optional(module: str) -> Any:
@@ -219,30 +220,43 @@ class Dashboard:
         return snap
 
     def _fetch_prometheus(self, specs: list[PanelSpec], start: float, end: float, step: float):
-        """Every query of every spec at once on the pool; per spec a merged frame or the first error."""
+        """Every query of every panel in a few joined requests (range_many), all in flight at once on the pool;
+        per panel a merged frame or its first error."""
         assert self._prom is not None
         alerts_job = self._pool.submit(self._prom.alerts) if ALERTS_PANEL in specs else None
-        jobs = {  # one request per panel: range_many joins a panel's queries
-            s.key: self._pool.submit(self._prom.range_many, [(q.promql, q.legend) for q in s.queries], start, end, step)
-            for s in specs
-            if s is not ALERTS_PANEL and s.queries
-        }
-        jobs.update({s.key: None for s in specs if s is not ALERTS_PANEL and not s.queries})
-        fetched: dict[str, Any] = {}
-        alerts: list[Alert] = []
+        flat = [(s.key, q) for s in specs if s is not ALERTS_PANEL for q in s.queries]
+        chunks = [flat[i : i + JOIN] for i in range(0, len(flat), JOIN)]
+        jobs = [
+            (chunk, self._pool.submit(self._prom.range_many, [(q.promql, q.legend) for _, q in chunk], start, end, step))
+            for chunk in chunks
+        ]
+        frames: dict[str, list[pd.DataFrame]] = {s.key: [] for s in specs if s is not ALERTS_PANEL}
+        failed: dict[str, MdashError] = {}
         unreachable: list[str] = []
-        for key, job in [*jobs.items(), *([(ALERTS_PANEL.key, alerts_job)] if alerts_job else [])]:
+        for chunk, job in jobs:
             try:
-                if job is None:
-                    fetched[key] = pd.DataFrame()
-                elif key == ALERTS_PANEL.key:
-                    alerts = job.result()
-                    firing = float(sum(a.state == "firing" for a in alerts))
-                    fetched[key] = pd.DataFrame({"firing": [firing]}, index=pd.to_datetime([end], unit="s", utc=True))
+                got = job.result()
+            except MdashError as err:  # the server did not answer: every query of the chunk fails alike
+                got = [err] * len(chunk)
+                if isinstance(err, SourceError) and not isinstance(err, QueryError):
+                    unreachable.append(str(err))
+            for (key, _), frame in zip(chunk, got, strict=True):
+                if isinstance(frame, MdashError):
+                    failed.setdefault(key, frame)
                 else:
-                    fetched[key] = _merge(job.result())
+                    frames[key].append(frame)
+        fetched: dict[str, Any] = {
+            key: failed[key] if key in failed else (_merge(parts) if parts else pd.DataFrame())
+            for key, parts in frames.items()
+        }
+        alerts: list[Alert] = []
+        if alerts_job is not None:
+            try:
+                alerts = alerts_job.result()
+                firing = float(sum(a.state == "firing" for a in alerts))
+                fetched[ALERTS_PANEL.key] = pd.DataFrame({"firing": [firing]}, index=pd.to_datetime([end], unit="s", utc=True))
             except MdashError as err:
-                fetched[key] = err
+                fetched[ALERTS_PANEL.key] = err
                 if isinstance(err, SourceError) and not isinstance(err, QueryError):
                     unreachable.append(str(err))
         total = len(jobs) + (alerts_job is not None)

@@ -28,6 +28,10 @@ class SourceError(MdashError):
 class QueryError(SourceError):
     """A source answered, but refused or failed one query (bad PromQL, timeout, 5xx); text kept verbatim."""
 
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status of the answer, when there was one
+
 
 class DatasetError(MdashError):
     """A canary dataset file or line is unusable (names the file and line number)."""

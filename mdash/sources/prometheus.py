@@ -163,12 +163,13 @@ class PrometheusSource:
             body = response.json()
         except ValueError:
             snippet = " ".join(response.text.split())[:200]
-            raise QueryError(f"{what}: HTTP {response.status_code}, not a Prometheus API answer: {snippet!r}") from None
+            text = f"{what}: HTTP {response.status_code}, not a Prometheus API answer: {snippet!r}"
+            raise QueryError(text, status=response.status_code) from None
         if not isinstance(body, dict) or body.get("status") != "success":
             err = body.get("error", "") if isinstance(body, dict) else ""
             kind = body.get("errorType", "") if isinstance(body, dict) else ""
             text = f"{kind}: {err}" if kind else (err or json.dumps(body)[:200])
-            raise QueryError(f"HTTP {response.status_code} {text}")
+            raise QueryError(f"HTTP {response.status_code} {text}", status=response.status_code)
         data = body.get("data")
         warnings = body.get("warnings") or []
         return {"data": data, "warnings": [str(w) for w in warnings]}
@@ -202,36 +203,53 @@ class PrometheusSource:
 
     def range_many(
         self, queries: list[tuple[str, str]], start: float, end: float, step: float
-    ) -> list[pd.DataFrame]:
+    ) -> list[pd.DataFrame | QueryError]:
         """Several (promql, legend) range queries in ONE request: each tagged by ``label_replace`` and joined with
-        ``or``, then split apart again. A panel's queries cost one round trip and one pass of client overhead; if
-        the joined query fails, each runs alone so every error is Prometheus' own text for that query."""
+        ``or``, then split apart again, so many queries cost one round trip and one pass of client overhead. If
+        the joined query fails, each runs alone: every query gets its frame or Prometheus' own error text for it
+        (returned, not raised). An unreachable server still raises SourceError."""
         if len(queries) == 1:
-            return [self.range(queries[0][0], start, end, step, queries[0][1])]
+            return self._each(queries, start, end, step)
         joined = " or ".join(
             f'label_replace(({promql}), "{_TAG}", "{i}", "", "")' for i, (promql, _) in enumerate(queries)
         )
         try:
             got = self._range_call(joined, start, end, step)
-            data = got["data"]
-            if not isinstance(data, dict) or not isinstance(data.get("result"), list) or not all(
-                isinstance(item, dict) and isinstance(item.get("metric") or {}, dict) for item in data["result"]
-            ):  # not Prometheus' shape: each query alone says what is wrong with its answer
-                raise QueryError(f"{joined}: the answer has no data.result")
-        except QueryError:
-            return [self.range(promql, start, end, step, legend) for promql, legend in queries]
+        except QueryError as err:
+            if err.status is not None and 400 <= err.status < 500 and err.status != 429:
+                return self._each(queries, start, end, step)  # the request was refused: find which query it was
+            return [err] * len(queries)  # a timeout, 5xx or non-JSON answer is the same for every query
+        data = got["data"]
+        if not isinstance(data, dict) or not isinstance(data.get("result"), list) or not all(
+            isinstance(item, dict) and isinstance(item.get("metric") or {}, dict) for item in data["result"]
+        ):  # not Prometheus' shape: each query alone says what is wrong with its answer
+            return self._each(queries, start, end, step)
         parts: list[list[dict]] = [[] for _ in queries]
         for item in data["result"]:
             metric = dict(item.get("metric") or {})
             index = str(metric.pop(_TAG, ""))
             if index.isdigit() and int(index) < len(parts):
                 parts[int(index)].append({**item, "metric": metric})
-        frames = []
+        frames: list[pd.DataFrame | QueryError] = []
         for (promql, legend), items in zip(queries, parts, strict=True):
-            frame = to_frame({"resultType": data.get("resultType"), "result": items}, legend, fallback=promql)
+            try:
+                frame = to_frame({"resultType": data.get("resultType"), "result": items}, legend, fallback=promql)
+            except QueryError as err:
+                frames.append(err)
+                continue
             frame.attrs["warnings"] = got["warnings"]
             frames.append(frame)
         return frames
+
+    def _each(self, queries: list[tuple[str, str]], start: float, end: float, step: float) -> list:
+        """Each query in its own request: a frame, or the QueryError Prometheus gave for that query."""
+        out: list[pd.DataFrame | QueryError] = []
+        for promql, legend in queries:
+            try:
+                out.append(self.range(promql, start, end, step, legend))
+            except QueryError as err:
+                out.append(err)
+        return out
 
     def _frame(self, got: dict, legend: str, promql: str) -> pd.DataFrame:
         data = got["data"]
