@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 CORE = ["mdash.config", "mdash.panels", "mdash.dashboard", "mdash.render", "mdash.anomaly", "mdash.sources.prometheus",
-        "mdash.sources.endpoint", "mdash.sources.host", "mdash.sources.scrape", "mdash.presets", "mdash.canary",
+        "mdash.sources.endpoint", "mdash.sources.host", "mdash.sources.scrape", "mdash.presets", "mdash.expr", "mdash.fmt",
+        "mdash.canary",
         "mdash.actions", "mdash.commands.snapshot", "mdash.commands.check"]
 UI = ("textual", "plotly", "ipywidgets", "rich")
 
