@@ -43,7 +43,11 @@ def connect(
 
         stack = DemoStack(**(demo or {})).start()
         try:
-            stack.wait_for_data(timeout=20)
+            if not stack.wait_for_data(timeout=30):
+                import warnings
+
+                warnings.warn("the demo models have no latency data yet after 30 s (a busy machine?): panels fill "
+                              "in as data arrives; re-run analysis cells in a minute", stacklevel=2)
             cfg = stack.config()
         except BaseException:
             stack.stop()
