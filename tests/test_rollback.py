@@ -122,20 +122,8 @@ def test_readonly_flag_and_config_switch_refuse_every_rollback(tmp_path, capsys)
         assert run_cli(tmp_path, receiver, "--yes", "--readonly") == 4
         config = tmp_path / "mdash.toml"
         config.write_text(f'readonly = true\n[rollback]\nurl = "{receiver.url}"\n')
-        code = main(
-            [
-                "rollback",
-                "--model",
-                "iris",
-                "--reason",
-                "r",
-                "--yes",
-                "--config",
-                str(config),
-                "--audit-log",
-                str(tmp_path / "audit.jsonl"),
-            ]
-        )
+        argv = ["rollback", "--model", "iris", "--reason", "r", "--yes", "--config", str(config)]
+        code = main([*argv, "--audit-log", str(tmp_path / "audit.jsonl")])
         assert code == 4
     assert receiver.requests == []
     assert "readonly" in capsys.readouterr().err
@@ -151,22 +139,8 @@ def test_receiver_refusal_exits_1_and_bad_input_exits_2(tmp_path, capsys):
     assert "expected an http:// or https:// URL" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="no rollback webhook configured"):
         rollback("iris", "r", confirmed=True)
-    code = main(
-        [
-            "rollback",
-            "--model",
-            "iris",
-            "--reason",
-            "r",
-            "--yes",
-            "--webhook",
-            "http://127.0.0.1:9/h",
-            "--secret-env",
-            "MDASH_UNSET_SECRET",
-            "--audit-log",
-            str(tmp_path / "unset.jsonl"),
-        ]
-    )
+    argv = ["rollback", "--model", "iris", "--reason", "r", "--yes", "--webhook", "http://127.0.0.1:9/h"]
+    code = main([*argv, "--secret-env", "MDASH_UNSET_SECRET", "--audit-log", str(tmp_path / "unset.jsonl")])
     assert code == 2 and "MDASH_UNSET_SECRET is not set" in capsys.readouterr().err
     assert not (tmp_path / "unset.jsonl").exists()
 
