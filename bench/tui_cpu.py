@@ -95,36 +95,50 @@ def run(quick: bool) -> list[dict]:
     from mdash.demo.stack import DemoStack
 
     seconds = 15.0 if quick else 60.0
+    spawns = 3 if quick else 7  # start-up times are medians over this many fresh processes
     with DemoStack() as stack, tempfile.TemporaryDirectory() as tmp:
         stack.wait_for_data(30)
         config = Path(tmp) / "mdash.toml"
         write_config(stack, config)
-        tui = Pane(f"{sys.executable} -m mdash tui --config {config} --audit-log {tmp}/audit.jsonl")
-        try:
-            first_screen = tui.wait_for(re.compile(r"mdash (connecting|http)"))  # the first paint
-            first_data = tui.wait_for(DATA)
-            time.sleep(3)  # past start-up work
-            samples = [tui.cpu_percent(seconds / 3) for _ in range(3)]
-        finally:
-            tui.close()
+        command = f"{sys.executable} -m mdash tui --config {config} --audit-log {tmp}/audit.jsonl"
+        screens, datas = [], []
+        for i in range(spawns):
+            tui = Pane(command)
+            try:
+                screens.append(tui.wait_for(re.compile(r"mdash (connecting|http)")))  # the first paint
+                datas.append(tui.wait_for(DATA))
+                if i < spawns - 1:
+                    continue
+                time.sleep(3)  # past start-up work
+                samples = [tui.cpu_percent(seconds / 3) for _ in range(3)]
+            finally:
+                tui.close()
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
         script.write(PEER)
-    peer = Pane(f"{sys.executable} {script.name}")
+    peer_screens = []
     try:
-        peer_screen = peer.wait_for(re.compile(r"peer"))
-        time.sleep(3)
-        peer_samples = [peer.cpu_percent(seconds / 3) for _ in range(3)]
+        for i in range(spawns):
+            peer = Pane(f"{sys.executable} {script.name}")
+            try:
+                peer_screens.append(peer.wait_for(re.compile(r"peer")))
+                if i < spawns - 1:
+                    continue
+                time.sleep(3)
+                peer_samples = [peer.cpu_percent(seconds / 3) for _ in range(3)]
+            finally:
+                peer.close()
     finally:
-        peer.close()
         os.unlink(script.name)
+    first_screen, first_data = statistics.median(screens), statistics.median(datas)
+    peer_screen = statistics.median(peer_screens)
     cpu, peer_cpu = statistics.median(samples), statistics.median(peer_samples)
     return [
         {"measure": f"TUI CPU, % of one core (1 s refresh, {SIZE[0]}x{SIZE[1]} tmux, {seconds:.0f} s)",
          "mdash": cpu, "peer": peer_cpu, "ratio": cpu / peer_cpu if peer_cpu else None, "goal": "<= 5",
          "met": cpu <= 5},
-        {"measure": "TUI first screen, s from spawn (incl. Python start-up)", "mdash": first_screen,
+        {"measure": f"TUI first screen, s from spawn (incl. Python start-up; median of {spawns})", "mdash": first_screen,
          "peer": peer_screen, "ratio": first_screen / peer_screen, "goal": "<= 0.5", "met": first_screen <= 0.5},
-        {"measure": "TUI first data, s from spawn (local Prometheus)", "mdash": first_data, "peer": None,
+        {"measure": f"TUI first data, s from spawn (local Prometheus; median of {spawns})", "mdash": first_data, "peer": None,
          "ratio": None, "goal": "<= 1.5", "met": first_data <= 1.5},
     ]
 

@@ -71,23 +71,23 @@ class Actions:
 
     @classmethod
     def real(cls) -> Actions:
-        """mdash's own canary engine and rollback action layer. The canary engine (aiohttp, scipy: ~60 MB) is
-        imported on first use, so a dashboard that never runs one stays small."""
-        found = cls(canary=_canary)
-        try:
-            from mdash.actions import plan_rollback, read_audit, rollback
-
-            found.plan_rollback, found.rollback, found.read_audit = plan_rollback, rollback, read_audit
-        except ImportError:
-            pass
-        return found
+        """mdash's own canary engine and rollback action layer, each imported on its first call: the action layer
+        pulls in the config and pandas (~0.3 s), the canary engine aiohttp and scipy (~60 MB), and neither may
+        delay the first screen nor weigh on a dashboard that never uses them."""
+        return cls(canary=_lazy("mdash.canary", "canary"), plan_rollback=_lazy("mdash.actions", "plan_rollback"),
+                   rollback=_lazy("mdash.actions", "rollback"), read_audit=_lazy("mdash.actions", "read_audit"))
 
 
-def _canary(*args: Any, **kwargs: Any) -> Any:
-    """mdash.canary.canary, imported when a canary is first run."""
-    from mdash.canary import canary
+def _lazy(module: str, name: str) -> Callable[..., Any]:
+    """``module.name``, imported when first called."""
 
-    return canary(*args, **kwargs)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
 
 
 @dataclass
