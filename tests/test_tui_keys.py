@@ -291,3 +291,24 @@ async def test_a_bad_config_closes_the_app_with_its_error():
     async with app.run_test() as pilot:
         await settle(pilot)
     assert isinstance(app.connect_error, ConfigError) and app.return_code == 2
+
+
+async def test_a_demo_with_no_samples_yet_says_it_is_warming_up_once():
+    app, dash, _ = make_app()
+    dash.empty = True  # the demo's Prometheus has not scraped yet
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        assert {c.view.state for c in app.query(PanelCard) if c.view} == {"nodata"}
+        assert [n.title for n in app._notifications] == ["demo warming up"]
+        app.refresh_data()
+        await settle(pilot)
+        assert len(app._notifications) == 1  # said once, not at every refresh
+
+
+async def test_a_demo_with_data_or_a_real_source_shows_no_warm_up_note():
+    for demo, empty in ((True, False), (False, True)):
+        app, dash, _ = make_app()
+        app.demo, dash.empty = demo, empty
+        async with app.run_test() as pilot:
+            await settle(pilot)
+            assert not [n for n in app._notifications if n.title == "demo warming up"]

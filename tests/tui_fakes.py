@@ -81,6 +81,7 @@ class FakeDashboard:
         self.calls: deque[tuple[tuple[str, ...] | None, frozenset[str] | None]] = deque(maxlen=50)
         self.gate: threading.Event | None = None  # set to an unset Event to make snapshot() hang like a dead source
         self.fail_all = ""  # non-empty: every panel errors with this text (source down)
+        self.empty = False  # True: every panel has no data (a source that has not scraped yet)
         self.alerts: list[Alert] = []
 
     def snapshot(self, *, models=None, groups=None, keys=None) -> Snapshot:
@@ -99,6 +100,8 @@ class FakeDashboard:
             state, error = FAILURES.get((spec.model, spec.title), ("", ""))
             if self.fail_all:
                 state, error = "error", self.fail_all
+            elif self.empty:
+                state, error = "nodata", ""
             canary = spec.model.endswith("canary")
             if state in ("error", "nodata"):
                 panels.append(PanelResult(spec=spec, state=state, error=error))
