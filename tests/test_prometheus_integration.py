@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 from conftest import needs_prometheus
 from promtools import BUCKETS, Exporter
@@ -130,3 +138,37 @@ def test_one_bad_query_among_joined_ones_gets_prometheus_own_text_and_the_rest_s
     assert isinstance(bad, QueryError) and re.search(r"HTTP 400 bad_data: 1:\d+: parse error", str(bad))
     assert "label_replace" not in str(bad)  # the user's query, not the joined one
     src.close()
+
+
+@needs_prometheus
+def test_prometheus_is_stopped_and_its_folder_removed_when_its_starter_is_killed(tmp_path):
+    """SIGKILL runs no `finally`: the reaper (which holds a pipe from the starter) stops Prometheus instead."""
+    code = ("import json, sys, time\nfrom mdash.demo.prometheus import PrometheusServer\n"
+            "p = PrometheusServer([]).start()\n"
+            "print(json.dumps([p.proc.pid, p._tmp.name]), flush=True)\ntime.sleep(600)\n")
+    starter = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        pid, folder = json.loads(starter.stdout.readline())
+        prometheus = psutil.Process(pid)
+        assert prometheus.is_running() and Path(folder, "prometheus.yml").exists()
+        os.kill(starter.pid, signal.SIGKILL)
+        starter.wait(10)
+        prometheus.wait(15)  # raises TimeoutExpired if nothing stops it
+        deadline = time.monotonic() + 5
+        while Path(folder).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not Path(folder).exists(), "the reaper left the tsdb folder behind"
+    finally:
+        starter.kill()
+        starter.stdout.close()
+        with contextlib.suppress(psutil.NoSuchProcess, NameError):
+            prometheus.kill()
+
+
+@needs_prometheus
+def test_a_normal_stop_leaves_no_reaper_behind():
+    server = PrometheusServer([]).start()
+    reaper = psutil.Process(server._reaper.pid)
+    assert "mdash.demo.reaper" in " ".join(reaper.cmdline())
+    server.stop()
+    assert not reaper.is_running()

@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -88,6 +89,7 @@ class PrometheusServer:
         self.rules = rules
         self.port = port or free_port()
         self.proc: subprocess.Popen | None = None
+        self._reaper: subprocess.Popen | None = None
         self._tmp: tempfile.TemporaryDirectory | None = None
 
     @property
@@ -116,6 +118,12 @@ class PrometheusServer:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+        )
+        # Prometheus runs in its own session (a Ctrl-C is ours to handle), so nothing would stop it if we died
+        # without running stop(): SIGKILL, a crash. The reaper holds a pipe from us and stops it then.
+        self._reaper = subprocess.Popen(
+            [sys.executable, "-m", "mdash.demo.reaper", str(self.proc.pid), str(tmp)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         try:
             self.wait_ready(timeout)
@@ -178,6 +186,11 @@ class PrometheusServer:
         return " | ".join(lines[-n:])
 
     def stop(self) -> None:
+        reaper, self._reaper = self._reaper, None
+        if reaper is not None:  # we stop Prometheus ourselves: the reaper must not act on its PID afterwards
+            reaper.kill()
+            reaper.wait()
+            reaper.stdin.close()
         if self.proc is not None and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGTERM)
             try:
