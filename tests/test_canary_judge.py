@@ -155,3 +155,16 @@ def test_a_report_recorded_from_the_demo_replays_to_the_saved_document():
         saved = json.load(fh)
     assert Report.replay("fixtures/canary/report-demo-aa.json").to_dict() == saved
     assert saved["verdict"] == "pass" and saved["arms"]["canary"]["requests"] == 1500
+
+
+@pytest.mark.parametrize(("key", "value"), [("model", float("inf")), ("rate", float("nan")), ("requests", True),
+                                            ("endpoint", None), ("alpha", "0.05")])
+def test_a_report_whose_settings_have_a_wrong_type_is_refused_naming_the_key(key, value):
+    """Found by hypothesis: settings.model = Infinity replayed, then the report could not be written as JSON."""
+    from mdash.errors import DatasetError
+
+    with open("fixtures/canary/report-demo-aa.json") as fh:
+        doc = json.load(fh)
+    doc["settings"][key] = value
+    with pytest.raises(DatasetError, match=f"settings.{key} = "):
+        Report.replay(doc)

@@ -9,6 +9,7 @@ Blocking and callable from a worker thread (or a notebook, where it runs its loo
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import threading
 import time
@@ -93,9 +94,22 @@ class CanarySettings:
 
     @classmethod
     def from_public(cls, doc: dict[str, Any]) -> CanarySettings:
-        """Settings back from a report (unknown keys ignored, so older reports still load)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in doc.items() if k in names})
+        """Settings back from a report (unknown keys ignored, so older reports still load). A value of the wrong
+        type (a number for the model name, Infinity for a tolerance) raises ValueError naming the key."""
+        kinds = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
+        out = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in doc:
+                continue
+            value, (kind, _, optional) = doc[f.name], str(f.type).partition(" | ")
+            if value is None and optional:
+                out[f.name] = None
+                continue
+            ok = isinstance(value, kinds[kind]) and (kind == "bool" or not isinstance(value, bool))
+            if not ok or (isinstance(value, float) and not math.isfinite(value)):
+                raise ValueError(f"settings.{f.name} = {value!r}: expected {kind}")
+            out[f.name] = value
+        return cls(**out)
 
 
 def payloads_for(s: CanarySettings):
