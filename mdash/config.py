@@ -6,6 +6,7 @@ when a request is about to be sent.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -109,6 +110,11 @@ def parse_duration(text: str | float | int, where: str) -> float:
     return seconds
 
 
+def toml_key(name: str) -> str:
+    """A key as TOML writes it: bare when it can be, else quoted (so a key holding a newline stays on one line)."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name)
+
+
 class _Table:
     """One TOML table being read: typed getters that name the file and key, and a check for unknown keys."""
 
@@ -118,7 +124,7 @@ class _Table:
         self.data, self.where, self.label = data, where, label
 
     def key(self, name: str) -> str:
-        return f"{self.where}: {self.label}.{name}" if self.label else f"{self.where}: {name}"
+        return f"{self.where}: {self.label}.{toml_key(name)}" if self.label else f"{self.where}: {toml_key(name)}"
 
     def check_keys(self, allowed: tuple[str, ...]) -> None:
         for k in self.data:

@@ -98,6 +98,7 @@ def test_durations_parse_like_prometheus(text, seconds):
 
 BAD = {
     "unknown key": ('[prometheus]\nurl = "http://h:9090"\nurll = "x"\n', "prometheus.urll: unknown key"),
+    "key with a newline": ('[prometheus]\nurl = "http://h:9090"\n"a\\nb" = 1\n', 'prometheus."a\\nb": unknown key'),
     "wrong type": ('[prometheus]\nurl = "http://h:9090"\ntimeout = "fast"\n', "prometheus.timeout: expected a number, got str 'fast'"),
     "missing url": ('[prometheus]\ntimeout = 3\n', "prometheus.url: missing; expected a non-empty string"),
     "bad url": ('[prometheus]\nurl = "localhost:9090"\n', "prometheus.url: expected an http:// or https:// URL"),

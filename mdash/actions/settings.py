@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from mdash.config import parse_duration
+from mdash.config import parse_duration, toml_key
 from mdash.errors import ConfigError
 
 TEMPLATES = ("generic", "slack", "github", "argo-events", "jenkins")
@@ -141,7 +141,7 @@ def _parse_target_fields(table: dict[str, Any], where: str, extra: set[str] = fr
     unknown = set(table) - _TARGET_KEYS - extra
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; expected some of "
+            f"{where}: unknown key(s) {', '.join(sorted(map(toml_key, unknown)))}; expected some of "
             f"{', '.join(sorted(_TARGET_KEYS | extra))} (secrets go in env vars: secret_env, bearer_token_env)"
         )
     out: dict[str, Any] = {}
