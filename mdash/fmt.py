@@ -28,11 +28,13 @@ def unix_seconds(index: Any) -> np.ndarray:
 
 
 def _long(value: float | None, unit: str = "") -> str:
-    """A human reading of a value in its unit: 0.123 s → "123 ms", 1.5e9 bytes → "1.4 GiB", 0.02 ratio → "2.00%"."""
+    """A human reading of a value in its unit: 0.123 s → "123 ms", 0.000465 s → "465 µs", 1.5e9 bytes → "1.4 GiB", 0.02 ratio → "2.00%"."""
     v = num(value)
     if v is None:
         return "—"
     if unit == "s":
+        if 0 < abs(v) < 1e-3:
+            return f"{v * 1e6:.3g} µs"
         return f"{v * 1000:.3g} ms" if abs(v) < 1 else f"{v:.3g} s"
     if unit in ("bytes", "B"):
         i = 0
@@ -46,6 +48,10 @@ def _long(value: float | None, unit: str = "") -> str:
     if unit in ("percent", "%"):
         return f"{v:.1f}%"
     text = f"{v:.4g}"
+    for least, size, suffix in ((1e12, 1e12, "T"), (1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+        if abs(v) >= least:  # 12345 → "12.35k", never "1.234e+04"
+            text = f"{v / size:.4g}{suffix}"
+            break
     return f"{text} {unit}" if unit else text
 
 
@@ -58,6 +64,8 @@ def fmt_value(value: float | None, unit: str = "", *, short: bool = False) -> st
     if unit in ("bytes", "B", "percent", "%"):
         return _long(value, unit).replace(" ", "")
     if unit == "s":
+        if value == 0:
+            return "0"
         if abs(value) < 1e-3:
             return _fit(value * 1e6, "µs")
         return _fit(value * 1000, "ms") if abs(value) < 1 else _fit(value, "s")

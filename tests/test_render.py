@@ -6,6 +6,8 @@ import csv
 import io
 import math
 
+import pytest
+
 from mdash.panels import PanelResult, PanelSpec, Query, Snapshot
 from mdash.render import CSV_FIELDS, to_csv
 
@@ -34,3 +36,23 @@ def test_csv_rows_match_the_frame():
     assert [r["state"] for r in rows] == list(SNAP.to_frame()["state"])
     assert (rows[0]["value"], rows[0]["age_s"], rows[0]["anomaly"]) == ("0.25", "3.0", "yes")
     assert (rows[1]["value"], rows[1]["anomaly"], rows[1]["error"]) == ("", "", "HTTP 503")
+
+
+@pytest.mark.parametrize(("value", "unit", "long", "short"), [
+    (0.000465, "s", "465 µs", "465µs"),  # sub-millisecond latency reads in µs in titles, axes and legends alike
+    (0.25, "s", "250 ms", "250ms"),
+    (2.5, "s", "2.5 s", "2.5s"),
+    (0.0, "s", "0 ms", "0"),
+    (0.0213, "ratio", "2.13%", "2.13%"),
+    (1.5 * 2**30, "bytes", "1.5 GiB", "1.5GiB"),
+    (12345.0, "req/s", "12.35k req/s", "12.3k"),  # never "1.234e+04"
+    (1234.5, "req/s", "1234 req/s", "1.23k"),
+    (3.2e9, "", "3.2G", "3.2G"),
+    (float("nan"), "s", "—", "—"),
+    (None, "s", "—", "—"),
+])
+def test_values_read_the_same_in_every_renderer(value, unit, long, short):
+    from mdash.fmt import fmt_value
+
+    assert fmt_value(value, unit) == long
+    assert fmt_value(value, unit, short=True) == short
