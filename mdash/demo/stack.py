@@ -164,7 +164,8 @@ class DemoStack:
         return " | ".join(lines[-5:]) or "(no output)"
 
     def config(self) -> Config:
-        """A Config showing both versions (models "iris-stable" and "iris-canary"), marked as demo data."""
+        """A Config showing both versions (models "iris-stable" and "iris-canary"), marked as demo data, over 5 min:
+        a demo has no older history, so a 15 min range would leave its graphs empty but for the right edge."""
         models = [
             ModelConfig(
                 name=f"{MODEL}-{v}", endpoint=self.url(v), metrics=f"{self.url(v)}/metrics", preset="mdash-demo",
@@ -174,7 +175,7 @@ class DemoStack:
             for v in VERSIONS
         ]
         prom = PrometheusConfig(url=self.prometheus.url) if self.prometheus else None
-        return Config(prometheus=prom, interval=2.0, models=models, demo=True)
+        return Config(prometheus=prom, interval=2.0, range_seconds=300.0, models=models, demo=True)
 
     def set_faults(self, version: str = "canary", **knobs: float) -> None:
         """Change a version's fault knobs now (latency_ms, latency_jitter, errors, timeouts, timeout_s, noise, drift)."""
