@@ -140,13 +140,25 @@ def test_one_bad_query_among_joined_ones_gets_prometheus_own_text_and_the_rest_s
     src.close()
 
 
+STARTER = """
+import json, os, sys, time
+from mdash.demo.prometheus import PrometheusServer
+p = PrometheusServer([]).start()
+if sys.argv[1] == "fork" and os.fork() == 0:  # a forked child keeps the reaper's pipe open after we die
+    time.sleep(60)
+    os._exit(0)
+print(json.dumps([p.proc.pid, p._tmp.name]), flush=True)
+time.sleep(600)
+"""
+
+
 @needs_prometheus
-def test_prometheus_is_stopped_and_its_folder_removed_when_its_starter_is_killed(tmp_path):
-    """SIGKILL runs no `finally`: the reaper (which holds a pipe from the starter) stops Prometheus instead."""
-    code = ("import json, sys, time\nfrom mdash.demo.prometheus import PrometheusServer\n"
-            "p = PrometheusServer([]).start()\n"
-            "print(json.dumps([p.proc.pid, p._tmp.name]), flush=True)\ntime.sleep(600)\n")
-    starter = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+@pytest.mark.parametrize("fork", ["alone", "fork"])
+def test_prometheus_is_stopped_and_its_folder_removed_when_its_starter_is_killed(fork):
+    """SIGKILL runs no `finally`: the reaper (watching a pipe from the starter, and the starter) stops Prometheus."""
+    starter = subprocess.Popen([sys.executable, "-c", STARTER, fork], stdout=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    prometheus = None
     try:
         pid, folder = json.loads(starter.stdout.readline())
         prometheus = psutil.Process(pid)
@@ -159,16 +171,19 @@ def test_prometheus_is_stopped_and_its_folder_removed_when_its_starter_is_killed
             time.sleep(0.05)
         assert not Path(folder).exists(), "the reaper left the tsdb folder behind"
     finally:
-        starter.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(starter.pid, signal.SIGKILL)  # the forked child too
+        starter.wait(10)
         starter.stdout.close()
-        with contextlib.suppress(psutil.NoSuchProcess, NameError):
-            prometheus.kill()
+        if prometheus is not None:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                prometheus.kill()
 
 
 @needs_prometheus
 def test_a_normal_stop_leaves_no_reaper_behind():
     server = PrometheusServer([]).start()
     reaper = psutil.Process(server._reaper.pid)
-    assert "mdash.demo.reaper" in " ".join(reaper.cmdline())
+    assert "reaper.py" in " ".join(reaper.cmdline())
     server.stop()
     assert not reaper.is_running()

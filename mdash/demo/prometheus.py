@@ -119,18 +119,23 @@ class PrometheusServer:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-        # Prometheus runs in its own session (a Ctrl-C is ours to handle), so nothing would stop it if we died
-        # without running stop(): SIGKILL, a crash. The reaper holds a pipe from us and stops it then.
-        self._reaper = subprocess.Popen(
-            [sys.executable, "-m", "mdash.demo.reaper", str(self.proc.pid), str(tmp)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
         try:
+            self._start_reaper(tmp)
             self.wait_ready(timeout)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _start_reaper(self, folder: Path) -> None:
+        """Prometheus runs in its own session (a Ctrl-C is ours to handle), so nothing would stop it if we died
+        without running stop(): SIGKILL, a crash. The reaper (mdash/demo/reaper.py) then stops it."""
+        self._reaper = subprocess.Popen(
+            [sys.executable, "-I", str(Path(__file__).with_name("reaper.py")), str(self.proc.pid), str(folder)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, start_new_session=True,
+        )
+        if self._reaper.stdout.readline() != b"ready\n":  # it watches Prometheus and us, or it exited
+            raise SourceError(f"the reaper that stops Prometheus if mdash dies did not start: {self.log_tail()}")
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -191,6 +196,7 @@ class PrometheusServer:
             reaper.kill()
             reaper.wait()
             reaper.stdin.close()
+            reaper.stdout.close()
         if self.proc is not None and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGTERM)
             try:
