@@ -10,9 +10,6 @@ from typing import Any
 
 import numpy as np
 
-_BYTES = ("B", "KiB", "MiB", "GiB", "TiB")
-
-
 def num(v: float | None) -> float | None:
     """The value as a float, or None for None, NaN and ±Inf (JSON has no NaN)."""
     return None if v is None or math.isnan(v) or math.isinf(v) else float(v)
@@ -27,31 +24,40 @@ def unix_seconds(index: Any) -> np.ndarray:
     return np.asarray(index, dtype=float)
 
 
+SECONDS = ((1e-6, "µs"), (1e-3, "ms"), (1.0, "s"), (60.0, "min"), (3600.0, "h"), (86400.0, "d"))
+COUNTS = ((1.0, ""), (1e3, "k"), (1e6, "M"), (1e9, "G"), (1e12, "T"), (1e15, "P"), (1e18, "E"))
+BYTES = tuple((1024.0**i, name) for i, name in enumerate(("B", "KiB", "MiB", "GiB", "TiB")))
+
+
+def _scale(v: float, ladder: tuple[tuple[float, str], ...], digits: int, first: float = 1000.0) -> tuple[float, str]:
+    """``v`` in the first unit of ``ladder`` where it stays below 1000 (``first`` for the first unit) once rounded
+    to ``digits``, the last unit otherwise. Rounding before choosing keeps 0.99996 ms from reading "1e+03 µs"."""
+    for i, (size, suffix) in enumerate(ladder[:-1]):
+        if abs(float(f"{v / size:.{digits}g}")) < (first if i == 0 else 1000.0):
+            return v / size, suffix
+    return v / ladder[-1][0], ladder[-1][1]
+
+
 def _long(value: float | None, unit: str = "") -> str:
-    """A human reading of a value in its unit: 0.123 s → "123 ms", 0.000465 s → "465 µs", 1.5e9 bytes → "1.4 GiB", 0.02 ratio → "2.00%"."""
+    """A human reading of a value in its unit: 0.123 s → "123 ms", 0.000465 s → "465 µs", 1.5e9 bytes →
+    "1.4 GiB", 0.02 ratio → "2.00%", 12345 req/s → "12.35k req/s"."""
     v = num(value)
     if v is None:
         return "—"
     if unit == "s":
-        if 0 < abs(v) < 1e-3:
-            return f"{v * 1e6:.3g} µs"
-        return f"{v * 1000:.3g} ms" if abs(v) < 1 else f"{v:.3g} s"
+        x, suffix = _scale(v, SECONDS, 3) if v else (0.0, "ms")
+        return f"{x:.3g} {suffix}"
     if unit in ("bytes", "B"):
-        i = 0
-        while abs(v) >= 1024 and i < len(_BYTES) - 1:
-            v, i = v / 1024, i + 1
-        return f"{v:.3g} {_BYTES[i]}"
+        x, suffix = _scale(v, BYTES, 3)
+        return f"{x:.3g} {suffix}"
     if unit in ("bytes/s", "B/s"):
         return _long(v, "bytes") + "/s"
     if unit in ("ratio", "percentunit"):
         return f"{v * 100:.2f}%"
     if unit in ("percent", "%"):
         return f"{v:.1f}%"
-    text = f"{v:.4g}"
-    for least, size, suffix in ((1e12, 1e12, "T"), (1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
-        if abs(v) >= least:  # 12345 → "12.35k", never "1.234e+04"
-            text = f"{v / size:.4g}{suffix}"
-            break
+    x, suffix = _scale(v, COUNTS, 4, first=1e4)  # up to 9999 as is, then k, M, G, T
+    text = f"{x:.4g}{suffix}"
     return f"{text} {unit}" if unit else text
 
 
@@ -64,15 +70,8 @@ def fmt_value(value: float | None, unit: str = "", *, short: bool = False) -> st
     if unit in ("bytes", "B", "percent", "%"):
         return _long(value, unit).replace(" ", "")
     if unit == "s":
-        if value == 0:
-            return "0"
-        if abs(value) < 1e-3:
-            return _fit(value * 1e6, "µs")
-        return _fit(value * 1000, "ms") if abs(value) < 1 else _fit(value, "s")
-    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return _fit(value / size, suffix)
-    return _fit(value, "")
+        return _fit(*_scale(value, SECONDS, 3)) if value else "0"
+    return _fit(*_scale(value, COUNTS, 3))
 
 
 def _fit(value: float, suffix: str, width: int = 6) -> str:

@@ -48,6 +48,12 @@ def test_csv_rows_match_the_frame():
     (12345.0, "req/s", "12.35k req/s", "12.3k"),  # never "1.234e+04"
     (1234.5, "req/s", "1234 req/s", "1.23k"),
     (3.2e9, "", "3.2G", "3.2G"),
+    (0.00099996, "s", "1 ms", "1ms"),  # rounded before the unit is chosen: never "1e+03 µs"
+    (9999.7, "req/s", "10k req/s", "10k"),
+    (5000.0, "s", "83.3 min", "83min"),
+    (1023.9, "bytes", "1 KiB", "1KiB"),
+    (1.2e16, "", "12P", "12P"),
+    (-0.0004, "s", "-400 µs", "-400µs"),
     (float("nan"), "s", "—", "—"),
     (None, "s", "—", "—"),
 ])
