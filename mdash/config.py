@@ -112,7 +112,9 @@ def parse_duration(text: str | float | int, where: str) -> float:
 
 def toml_key(name: str) -> str:
     """A key as TOML writes it: bare when it can be, else quoted (so a key holding a newline stays on one line)."""
-    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name)
+    if re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        return name
+    return json.dumps(name, ensure_ascii=False).replace("\x7f", "\\u007f")  # TOML escapes DEL too
 
 
 class _Table:

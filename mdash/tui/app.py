@@ -374,8 +374,8 @@ class MdashApp(App):
     def apply(self, snap: Snapshot, keys: set[str] | None = None) -> None:
         """Hand each panel its new view, log what changed in the feed, refresh the header."""
         if self.last_snapshot is None and self.demo and snap.panels and all(r.state == "nodata" for r in snap.panels):
-            self.notify("The demo has just started: its Prometheus takes the first samples about 10 s after start. "
-                        "The panels fill in by themselves.", title="demo warming up", timeout=12)
+            self.notify("The demo has just started: its panels fill in by themselves as the first samples arrive "
+                        "(about 10 s after start).", title="demo warming up", timeout=12)
         self.last_snapshot = snap
         self.last_ok = self.clock()
         end = snap.taken_at
