@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -97,3 +98,34 @@ def test_mdash_demo_refuses_a_bad_rate_with_one_clear_message():
         [sys.executable, "-m", "mdash", "demo", "--canary-errors", "2"], capture_output=True, text=True, timeout=30
     )
     assert out.returncode == 2 and "canary_errors" in out.stderr and "Traceback" not in out.stderr
+
+
+FORKING_STARTER = """
+import json, os, time
+from mdash.demo.stack import DemoStack
+stack = DemoStack(prometheus=False, traffic=False).start()
+if os.fork() == 0:  # a forked child holds the servers' stdin pipe open after the starter dies
+    time.sleep(60)
+    os._exit(0)
+print(json.dumps(sorted({stack._proc.pid, *stack.pids.values()})), flush=True)
+time.sleep(600)
+"""
+
+
+def test_demo_servers_exit_when_their_starter_is_killed_even_if_it_forked():
+    starter = subprocess.Popen([sys.executable, "-c", FORKING_STARTER], stdout=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    servers = []
+    try:
+        servers = [psutil.Process(pid) for pid in json.loads(starter.stdout.readline())]
+        assert len(servers) == 2 and all(p.is_running() for p in servers)  # the launcher serves stable; canary
+        os.kill(starter.pid, signal.SIGKILL)
+        gone, alive = psutil.wait_procs(servers, timeout=15)
+        assert not alive, f"left running after the starter died: {[p.pid for p in alive]}"
+    finally:
+        os.killpg(starter.pid, signal.SIGKILL)  # the forked child too
+        starter.wait(10)
+        starter.stdout.close()
+        for p in servers:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.kill()

@@ -3,8 +3,8 @@
 One launcher process trains the model, saves it with joblib, then forks one process per version (stable,
 canary) so each version has its own CPU, memory and process metrics while the slow scikit-learn import happens
 once. Run ``python -m mdash.demo.server --serve stable=0 --serve canary=0``; each process prints
-``READY <version> <port> <pid>`` when it listens, and every process exits on SIGTERM or when its stdin closes
-(so a crashed parent never leaves a server behind).
+``READY <version> <port> <pid>`` when it listens, and every process exits on SIGTERM, when its stdin closes or
+when the process that started it exits (so a crashed or killed parent never leaves a server behind).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from prometheus_client import (
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from mdash.demo.model import CLASSES, FEATURES, IrisModel, iris, train_and_save
+from mdash.demo.reaper import Target, wait_for_starter
 
 MODEL = "iris"
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0)
@@ -382,13 +383,13 @@ async def traffic(port: int, rps: float, seed: int, stop: asyncio.Event) -> None
         await asyncio.gather(*pending, return_exceptions=True)
 
 
-async def serve(server: DemoServer, port: int, traffic_rps: float, seed: int) -> None:
+async def serve(server: DemoServer, port: int, traffic_rps: float, seed: int, starter: Target) -> None:
     """Listen on 127.0.0.1:port until SIGTERM/SIGINT or stdin EOF; announce readiness on stdout."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    threading.Thread(target=_watch_stdin, args=(loop, stop), daemon=True, name="stdin-watch").start()
+    threading.Thread(target=_watch_starter, args=(loop, stop, starter), daemon=True, name="starter-watch").start()
     runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port, backlog=1024)
@@ -401,20 +402,19 @@ async def serve(server: DemoServer, port: int, traffic_rps: float, seed: int) ->
     await runner.cleanup()
 
 
-def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    """Stop when the parent closes our stdin (or dies): no orphaned servers."""
-    try:
-        while sys.stdin.buffer.read(4096):
-            pass
-    except (OSError, ValueError):
-        pass
+def _watch_starter(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, starter: Target) -> None:
+    """Stop when the starter closes our stdin or dies (a pidfd of it, since a child it forked would keep the
+    pipe open): no orphaned servers."""
+    with contextlib.suppress(OSError, ValueError):
+        wait_for_starter(starter)
     with contextlib.suppress(RuntimeError):  # the loop may already have finished
         loop.call_soon_threadsafe(stop.set)
 
 
-def _serve_version(path: Path, version: str, port: int, faults: Faults, traffic_rps: float, seed: int) -> None:
+def _serve_version(path: Path, version: str, port: int, faults: Faults, traffic_rps: float, seed: int,
+                   starter: Target) -> None:
     server = DemoServer(IrisModel.load(path), version, faults, seed)
-    asyncio.run(serve(server, port, traffic_rps, seed))
+    asyncio.run(serve(server, port, traffic_rps, seed, starter))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -433,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
             faults[version].update(json.loads(text))
     except (ValueError, KeyError) as exc:
         parser.error(f"bad --serve/--faults value: {exc}")
+    starter = Target(os.getppid())  # before forking: the versions' parent is this launcher, not the starter
     disable_created_metrics()  # *_created series double the page and no panel uses them
     folder = tempfile.mkdtemp(prefix="mdash-model-")
     path = train_and_save(folder)
@@ -441,13 +442,13 @@ def main(argv: list[str] | None = None) -> int:
         pid = os.fork()
         if pid == 0:
             try:
-                _serve_version(path, version, port, faults[version], args.traffic, args.seed + i)
+                _serve_version(path, version, port, faults[version], args.traffic, args.seed + i, starter)
             finally:
                 os._exit(0)
         children.append(pid)
     try:
         version, port = versions[0]
-        _serve_version(path, version, port, faults[version], args.traffic, args.seed)
+        _serve_version(path, version, port, faults[version], args.traffic, args.seed, starter)
     finally:
         for pid in children:
             try:
