@@ -45,6 +45,19 @@ async def test_canary_form_runs_the_engine_with_progress_and_shows_each_metrics_
         assert any("canary verdict FAIL" in e.text for e in app.events.events)
 
 
+async def test_enter_in_a_canary_field_runs_it_like_the_button():
+    fake_canary.calls.clear()
+    app = make_app(Actions(canary=fake_canary))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        app.screen.query_one("#c-requests", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert len(fake_canary.calls) == 1 and fake_canary.calls[0]["requests"] == 200
+        assert "verdict FAIL" in screen_text(app)
+
+
 async def test_canary_form_says_what_is_wrong_with_its_input():
     app = make_app(Actions(canary=fake_canary))
     async with app.run_test(size=(100, 40)) as pilot:

@@ -180,6 +180,12 @@ class CanaryScreen(ModalScreen):
         elif event.button.id == "c-run" and not self.running:
             self.start()
 
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in any field runs the canary, as the Run button does."""
+        event.stop()
+        if not self.running and not self.query_one("#c-run", Button).disabled:
+            self.start()
+
     def start(self) -> None:
         """Validate the form and run the canary in the background."""
         try:
