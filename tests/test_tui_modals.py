@@ -35,7 +35,7 @@ async def test_canary_form_runs_the_engine_with_progress_and_shows_each_metrics_
         if submit == "button":
             await pilot.click("#c-run")
         else:
-            screen.query_one("#c-requests", Input).focus()
+            assert screen.focused is screen.query_one("#c-endpoint", Input)  # the form opens with a field focused
             await pilot.press("enter")
         await settle(pilot)
         assert len(fake_canary.calls) == 1

@@ -114,6 +114,7 @@ class CanaryScreen(ModalScreen):
     """The canary form: settings in, a live progress bar and running numbers, then the verdict with reasons."""
 
     BINDINGS = [Binding("escape", "close", "Close (cancels a running canary)")]
+    AUTO_FOCUS = "#c-endpoint"  # the app's own AUTO_FOCUS (a panel card) finds nothing here: keys went nowhere
 
     def __init__(self) -> None:
         super().__init__()
