@@ -192,7 +192,8 @@ class DemoStack:
             raise SourceError(f"demo {version} admin route {self.admin_url(version)}: {exc}") from None
 
     def wait_for_data(self, timeout: float = 15) -> bool:
-        """Wait until both models have latency data (in Prometheus when there is one, else on their /metrics)."""
+        """Wait until both models have latency data (in Prometheus when there is one: 5 scrapes of traffic, else
+        on their /metrics)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._has_data():
@@ -202,7 +203,10 @@ class DemoStack:
 
     def _has_data(self) -> bool:
         if self.prometheus:
-            query = "count by (job) (rate(mdash_demo_request_duration_seconds_count[1m]) > 0)"
+            # traffic flows and 5 scrapes are in: a range query at a few seconds' step then has points, where
+            # the first rate (2 samples) alone left one aligned to its step before it (an empty analysis frame)
+            series = "mdash_demo_request_duration_seconds_count[1m]"
+            query = f"count by (job) (rate({series}) > 0 and count_over_time({series}) >= 5)"
             url = f"{self.prometheus.url}/api/v1/query?{urllib.parse.urlencode({'query': query})}"
             try:
                 with urllib.request.urlopen(url, timeout=2) as r:
