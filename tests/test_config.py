@@ -143,3 +143,12 @@ def test_unreadable_file_as_a_directory_exits_2(tmp_path, capsys):
 def test_bad_flag_url_exits_2(capsys):
     assert main(["snapshot", "--prometheus", "127.0.0.1:9090"]) == 2
     assert "--prometheus: expected an http:// or https:// URL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("key", ["url", "a\nb", "modèle", "😀", "x\x7fy", 'say "hi"'])
+def test_keys_in_messages_are_written_as_toml_reads_them(key):
+    import tomllib
+
+    from mdash.config import toml_key
+
+    assert tomllib.loads(f"{toml_key(key)} = 1") == {key: 1} and "\n" not in toml_key(key)
