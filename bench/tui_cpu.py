@@ -13,12 +13,12 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import psutil
@@ -40,16 +40,18 @@ DATA = re.compile(r"latency \d")  # a panel title carrying a value: data has arr
 
 
 class Pane:
-    """One command in a private tmux server (own -L socket); the pane's process is the command itself."""
+    """One command in a private tmux server (own socket in a temp folder, removed on close); the pane's process is
+    the command itself."""
 
     def __init__(self, command: str) -> None:
-        self.socket = f"mdash-bench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.folder = tempfile.mkdtemp(prefix="mdash-bench-")
+        self.socket = os.path.join(self.folder, "tmux")
         self.started = time.perf_counter()
         self.tmux("new-session", "-d", "-s", "b", "-x", SIZE[0], "-y", SIZE[1], f"exec {command}")
         self.process = psutil.Process(int(self.tmux("display-message", "-p", "-t", "b", "#{pane_pid}").strip()))
 
     def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], check=True, capture_output=True, text=True).stdout
+        return subprocess.run(["tmux", "-S", self.socket, *args], check=True, capture_output=True, text=True).stdout
 
     def wait_for(self, pattern: re.Pattern[str], timeout: float = 60) -> float:
         """Seconds from spawn until the screen matches (polled every 10 ms)."""
@@ -70,9 +72,10 @@ class Pane:
         return 100 * used / (time.perf_counter() - t0)
 
     def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+        subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True)
         with contextlib.suppress(psutil.NoSuchProcess):
             self.process.wait(10)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def write_config(stack, path: Path) -> None:

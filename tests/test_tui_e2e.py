@@ -6,8 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
-import uuid
 from collections.abc import Callable
 
 import psutil
@@ -17,13 +17,15 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux
 
 
 class Tmux:
-    """One private tmux server (its own -L socket), so the test never touches anyone's sessions."""
+    """One private tmux server (its own socket in a temp folder, removed on kill), so the test never touches
+    anyone's sessions nor leaves sockets behind in /tmp/tmux-UID."""
 
     def __init__(self) -> None:
-        self.socket = f"mdash-e2e-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.folder = tempfile.mkdtemp(prefix="mdash-e2e-")
+        self.socket = os.path.join(self.folder, "tmux")
 
     def __call__(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], check=True, capture_output=True, text=True).stdout
+        return subprocess.run(["tmux", "-S", self.socket, *args], check=True, capture_output=True, text=True).stdout
 
     def screen(self) -> str:
         return self("capture-pane", "-p", "-t", "e2e")
@@ -40,7 +42,8 @@ class Tmux:
         raise AssertionError(f"timed out waiting for {label}; screen was:\n{text}")
 
     def kill(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+        subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 @pytest.mark.timeout(90)
