@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from canary_hey import bench_main
+from run import bench_main
 
 from mdash.canary import CanarySettings, Report
 from mdash.canary.traffic import ArmSamples

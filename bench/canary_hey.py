@@ -9,7 +9,6 @@ since this shared machine's load drifts. Goals: requests/s >= 0.8x hey, p50 with
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import shutil
@@ -17,9 +16,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from run import bench_main  # bench/run.py: the same flags and table for every benchmark
 
 from mdash.canary import canary
 from mdash.demo.stack import DemoStack
@@ -35,16 +36,6 @@ def one_body_demo() -> Iterator[tuple[DemoStack, str]]:
         dataset = Path(tmp) / "one.jsonl"
         dataset.write_text(json.dumps(BODY) + "\n")
         yield demo, dataset
-
-
-def bench_main(run: Callable[[bool], list[dict]], doc: str, argv: list[str] | None = None) -> int:
-    """`python bench/<name>.py [--quick]`: print the rows as the runner's Markdown table."""
-    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    from run import table
-
-    print(table(run(parser.parse_args(argv).quick)))
-    return 0
 
 
 def hey(url: str, n: int) -> tuple[float, float]:

@@ -16,7 +16,8 @@ import threading
 import time
 
 import psutil
-from canary_hey import bench_main, one_body_demo
+from canary_hey import one_body_demo
+from run import bench_main
 
 from mdash.canary import canary
 

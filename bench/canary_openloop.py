@@ -15,7 +15,8 @@ import shutil
 import subprocess
 import sys
 
-from canary_hey import BODY, bench_main, one_body_demo
+from canary_hey import BODY, one_body_demo
+from run import bench_main
 
 from mdash.canary import canary
 

@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from canary_hey import bench_main
+from run import bench_main
 
 from mdash.notebook.figures import PanelGrid
 from mdash.panels import PanelResult, PanelSpec, Query

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+
 def num(v: float | None) -> float | None:
     """The value as a float, or None for None, NaN and ±Inf (JSON has no NaN)."""
     return None if v is None or math.isnan(v) or math.isinf(v) else float(v)

@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import pandas as pd
 
-from mdash.fmt import unix_seconds
+from mdash.fmt import num, unix_seconds
 
 Group = Literal["performance", "resources", "exceptions"]
 GROUPS: tuple[Group, ...] = ("performance", "resources", "exceptions")
@@ -100,12 +100,8 @@ class PanelResult:
         ts = unix_seconds(self.frame.index)
         for col in self.frame.columns:
             vals = self.frame[col].to_numpy(dtype=float)
-            out.append((str(col), [(float(t), _finite(v)) for t, v in zip(ts, vals, strict=True)]))
+            out.append((str(col), [(float(t), num(v)) for t, v in zip(ts, vals, strict=True)]))
         return out
-
-
-def _finite(v: float) -> float | None:
-    return None if (v is None or math.isnan(v) or math.isinf(v)) else float(v)
 
 
 @dataclass

@@ -350,7 +350,6 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     MDASH_DEMO, TRITON, TORCHSERVE, VLLM, RAYSERVE, BENTOML, TFSERVING, MLSERVER, KSERVE, GENERIC_HTTP,
     DCGM, CADVISOR, NODE,
 )}
-RESOURCE_PRESETS = ("node", "cadvisor", "dcgm")
 _LINE_NAME = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)", re.M)
 
 

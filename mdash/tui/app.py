@@ -338,10 +338,6 @@ class MdashApp(App):
         view = panes[0].region if panes else self.screen.region  # the scrolled viewport, in screen cells
         return [c for c in self._cards if c.display and self._index_of(c) == index and c.region.overlaps(view)]
 
-    def visible_keys(self) -> set[str]:
-        """Keys of the panels on screen: the only ones fetched."""
-        return {c.spec.key for c in self._visible_cards()}
-
     def refresh_data(self) -> None:
         """Start one fetch of the visible panels, unless paused or one is already in flight."""
         if self.paused or self._inflight is not None or self.dashboard is None:
