@@ -137,6 +137,13 @@ def test_one_bad_query_among_joined_ones_gets_prometheus_own_text_and_the_rest_s
     assert list(good.columns) == ["one"]
     assert isinstance(bad, QueryError) and re.search(r"HTTP 400 bad_data: 1:\d+: parse error", str(bad))
     assert "label_replace" not in str(bad)  # the user's query, not the joined one
+    sent = []
+    real = src._range_call
+    src._range_call = lambda promql, *a: sent.append(promql) or real(promql, *a)
+    queries = [("vector(1)", "one"), ("sum(up", ""), ("vector(2)", "two")]
+    good, bad, two = src.range_many(queries, 0, 60, 15)
+    assert list(good.columns) == ["one"] and list(two.columns) == ["two"] and isinstance(bad, QueryError)
+    assert sent[0] == "sum(up" and len(sent) == 2  # the refused query alone, the others still joined: not 1 + 3
     src.close()
 
 

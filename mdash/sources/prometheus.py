@@ -112,6 +112,11 @@ def _connection_reason(err: Exception) -> str:
     return m.group(1).strip() if m else text
 
 
+def _refused(err: QueryError) -> bool:
+    """Prometheus refused the request itself (4xx but 429): the query is at fault, not the server or the load."""
+    return err.status is not None and 400 <= err.status < 500 and err.status != 429
+
+
 class PrometheusSource:
     """One Prometheus-compatible server (Prometheus, Thanos, Mimir, VictoriaMetrics): queries, alerts, build info."""
 
@@ -133,6 +138,7 @@ class PrometheusSource:
             session=session,
             timeout=config.timeout,
         )
+        self._refused: set[str] = set()  # queries Prometheus refused alone: sent alone, never joined again
 
     def _remember(self, response: requests.Response, *args: object, **kwargs: object) -> None:
         self._local.response = response
@@ -207,8 +213,18 @@ class PrometheusSource:
         """Several (promql, legend) range queries in ONE request: each tagged by ``label_replace`` and joined with
         ``or``, then split apart again, so many queries cost one round trip and one pass of client overhead. If
         the joined query fails, each runs alone: every query gets its frame or Prometheus' own error text for it
-        (returned, not raised). An unreachable server still raises SourceError."""
-        if len(queries) == 1:
+        (returned, not raised). A query refused alone is sent alone from then on (until it answers), so one bad
+        panel does not cost every refresh a failed join. An unreachable server still raises SourceError."""
+        alone = [i for i, (promql, _) in enumerate(queries) if promql in self._refused]
+        if alone and len(alone) < len(queries):
+            out: list = [None] * len(queries)
+            rest = [i for i in range(len(queries)) if i not in alone]
+            for i, got in zip(alone, self._each([queries[i] for i in alone], start, end, step), strict=True):
+                out[i] = got
+            for i, got in zip(rest, self.range_many([queries[i] for i in rest], start, end, step), strict=True):
+                out[i] = got
+            return out
+        if len(queries) == 1 or alone:
             return self._each(queries, start, end, step)
         joined = " or ".join(
             f'label_replace(({promql}), "{_TAG}", "{i}", "", "")' for i, (promql, _) in enumerate(queries)
@@ -216,7 +232,7 @@ class PrometheusSource:
         try:
             got = self._range_call(joined, start, end, step)
         except QueryError as err:
-            if err.status is not None and 400 <= err.status < 500 and err.status != 429:
+            if _refused(err):
                 return self._each(queries, start, end, step)  # the request was refused: find which query it was
             return [err] * len(queries)  # a timeout, 5xx or non-JSON answer is the same for every query
         data = got["data"]
@@ -248,7 +264,11 @@ class PrometheusSource:
             try:
                 out.append(self.range(promql, start, end, step, legend))
             except QueryError as err:
+                if _refused(err):
+                    self._refused.add(promql)
                 out.append(err)
+            else:
+                self._refused.discard(promql)
         return out
 
     def _frame(self, got: dict, legend: str, promql: str) -> pd.DataFrame:
