@@ -75,14 +75,14 @@ def run(args: argparse.Namespace) -> int:
                     report.add(False, "metrics", f"{m.name} {m.metrics}: cannot reach it ({err})")
 
     with Dashboard(config) as dash:
+        specs = dash.specs  # detects each "auto" preset once: a failed detection is not cached, so not asked twice
         for m in config.models:
-            preset = dash.preset_for(m)
             if dash.detected(m):
-                report.add(True, "preset", f"{m.name}: {preset}" + (" (detected)" if m.preset == "auto" else ""))
+                report.add(True, "preset", f"{m.name}: {dash.preset_for(m)}" + (" (detected)" if m.preset == "auto" else ""))
             else:
                 report.add(False, "preset", f"{m.name}: cannot detect the server: neither its /metrics nor Prometheus "
                            f"answered; set preset = \"NAME\" (see `mdash presets`) or fix the URLs above")
-        for spec in dash.specs:
+        for spec in specs:
             for q in spec.queries:
                 where = f"{spec.key} [{q.promql[:80]}]" if len(spec.queries) > 1 else spec.key
                 if prom is None:
