@@ -88,6 +88,10 @@ class Config:
     path: str | None = None
     demo: bool = False
 
+    def model(self, name: str | None) -> ModelConfig | None:
+        """The [[models]] entry named ``name``, or None."""
+        return next((m for m in self.models if m.name == name), None)
+
     @property
     def is_empty(self) -> bool:
         return self.prometheus is None and not self.models and not self.panels
@@ -333,7 +337,7 @@ def load(
     if endpoint or metrics:
         endpoint, metrics = _url(endpoint, "--endpoint"), _url(metrics, "--metrics")
         name = model or "model"
-        found = next((m for m in cfg.models if m.name == name), None)
+        found = cfg.model(name)
         target = found or ModelConfig(name=name)
         if endpoint:
             target.endpoint = endpoint

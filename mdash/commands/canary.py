@@ -127,9 +127,9 @@ def _from_config(path: str, model: str):
     from mdash.errors import ConfigError
 
     config = load(path)
-    for m in config.models:
-        if m.name == model:
-            return m
+    found = config.model(model)
+    if found is not None:
+        return found
     names = ", ".join(m.name for m in config.models) or "none"
     raise ConfigError(f"{path}: no [[models]] entry named {model!r} (models: {names})")
 

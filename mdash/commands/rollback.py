@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, **{k: getattr(override, k) for k in flags})
         if args.webhook:
             settings = dataclasses.replace(settings, url_env=None)
-    from_version = next((m.version for m in config.models if m.name == args.model), None)
+    from_version = getattr(config.model(args.model), "version", None)
     confirmed = args.yes or args.dry_run or _ask(args.model)
     outcome = rollback(
         args.model,
