@@ -248,13 +248,11 @@ class PrometheusSource:
                 parts[int(index)].append({**item, "metric": metric})
         frames: list[pd.DataFrame | QueryError] = []
         for (promql, legend), items in zip(queries, parts, strict=True):
+            part = {"data": {"resultType": data.get("resultType"), "result": items}, "warnings": got["warnings"]}
             try:
-                frame = to_frame({"resultType": data.get("resultType"), "result": items}, legend, fallback=promql)
+                frames.append(self._frame(part, legend, promql))
             except QueryError as err:
                 frames.append(err)
-                continue
-            frame.attrs["warnings"] = got["warnings"]
-            frames.append(frame)
         return frames
 
     def _each(self, queries: list[tuple[str, str]], start: float, end: float, step: float) -> list:
