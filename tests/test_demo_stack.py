@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -15,6 +14,7 @@ import urllib.request
 
 import psutil
 import pytest
+from conftest import killable_starter
 
 from mdash.demo.stack import DemoStack
 from mdash.errors import ConfigError
@@ -107,25 +107,15 @@ stack = DemoStack(prometheus=False, traffic=False).start()
 if os.fork() == 0:  # a forked child holds the servers' stdin pipe open after the starter dies
     time.sleep(60)
     os._exit(0)
-print(json.dumps(sorted({stack._proc.pid, *stack.pids.values()})), flush=True)
+print(json.dumps({"pids": sorted({stack._proc.pid, *stack.pids.values()})}), flush=True)
 time.sleep(600)
 """
 
 
 def test_demo_servers_exit_when_their_starter_is_killed_even_if_it_forked():
-    starter = subprocess.Popen([sys.executable, "-c", FORKING_STARTER], stdout=subprocess.PIPE, text=True,
-                               start_new_session=True)
-    servers = []
-    try:
-        servers = [psutil.Process(pid) for pid in json.loads(starter.stdout.readline())]
+    with killable_starter(FORKING_STARTER) as (starter, got):
+        servers = [psutil.Process(pid) for pid in got["pids"]]
         assert len(servers) == 2 and all(p.is_running() for p in servers)  # the launcher serves stable; canary
         os.kill(starter.pid, signal.SIGKILL)
         gone, alive = psutil.wait_procs(servers, timeout=15)
         assert not alive, f"left running after the starter died: {[p.pid for p in alive]}"
-    finally:
-        os.killpg(starter.pid, signal.SIGKILL)  # the forked child too
-        starter.wait(10)
-        starter.stdout.close()
-        for p in servers:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                p.kill()

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import psutil
 import pytest
-from conftest import needs_prometheus
+from conftest import killable_starter, needs_prometheus
 from promtools import BUCKETS, Exporter
 
 from mdash.config import Config, PrometheusConfig
@@ -154,7 +150,7 @@ p = PrometheusServer([]).start()
 if sys.argv[1] == "fork" and os.fork() == 0:  # a forked child keeps the reaper's pipe open after we die
     time.sleep(60)
     os._exit(0)
-print(json.dumps([p.proc.pid, p._tmp.name]), flush=True)
+print(json.dumps({"pids": [p.proc.pid], "folder": p._tmp.name}), flush=True)
 time.sleep(600)
 """
 
@@ -163,12 +159,8 @@ time.sleep(600)
 @pytest.mark.parametrize("fork", ["alone", "fork"])
 def test_prometheus_is_stopped_and_its_folder_removed_when_its_starter_is_killed(fork):
     """SIGKILL runs no `finally`: the reaper (watching a pipe from the starter, and the starter) stops Prometheus."""
-    starter = subprocess.Popen([sys.executable, "-c", STARTER, fork], stdout=subprocess.PIPE, text=True,
-                               start_new_session=True)
-    prometheus = None
-    try:
-        pid, folder = json.loads(starter.stdout.readline())
-        prometheus = psutil.Process(pid)
+    with killable_starter(STARTER, fork) as (starter, got):
+        prometheus, folder = psutil.Process(got["pids"][0]), got["folder"]
         assert prometheus.is_running() and Path(folder, "prometheus.yml").exists()
         os.kill(starter.pid, signal.SIGKILL)
         starter.wait(10)
@@ -177,14 +169,6 @@ def test_prometheus_is_stopped_and_its_folder_removed_when_its_starter_is_killed
         while Path(folder).exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not Path(folder).exists(), "the reaper left the tsdb folder behind"
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(starter.pid, signal.SIGKILL)  # the forked child too
-        starter.wait(10)
-        starter.stdout.close()
-        if prometheus is not None:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                prometheus.kill()
 
 
 @needs_prometheus
